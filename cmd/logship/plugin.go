@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/logship/logship/driver"
+	"github.com/logship/logship/pipeline"
+	"github.com/logship/logship/pipeline/ring"
+)
+
+// runPlugin is the plugin's entrypoint: config → store → driver → serve.
+func runPlugin(ctx context.Context, getenv func(string) string) int {
+	cfg, cfgErr := loadPluginConfig(getenv)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfgErr != nil {
+		log.Error("invalid configuration", "error", cfgErr)
+		return 1
+	}
+	if err := servePlugin(ctx, cfg, log); err != nil {
+		log.Error("logship stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func servePlugin(ctx context.Context, cfg pluginConfig, log *slog.Logger) error {
+	metrics := pipeline.NewMetrics()
+
+	rcfg := ring.DefaultConfig()
+	rcfg.Dir = filepath.Join(cfg.DataDir, "rings")
+	rcfg.ContainersDir = cfg.ContainersDir
+	rcfg.OrphanGrace = cfg.OrphanGrace
+	rcfg.MaxAge = cfg.OrphanMaxAge
+	rcfg.MaxTotal = cfg.RingsMaxTotal
+	rcfg.Metrics = metrics
+	rcfg.Logger = log.With("component", "ring")
+	store, err := ring.Open(rcfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	be := &backend{store: store, defaults: cfg.DefaultOpts}
+
+	dcfg := driver.DefaultConfig()
+	dcfg.StateDir = filepath.Join(cfg.DataDir, "streams")
+	dcfg.MaxLineSize = cfg.MaxLineSize
+	dcfg.PartialTimeout = cfg.PartialTimeout
+	dcfg.Logger = log.With("component", "driver")
+	dcfg.Metrics = metrics
+	drv, err := driver.New(dcfg, be)
+	if err != nil {
+		return err
+	}
+
+	// Listen first: dockerd gives a (re)started plugin about 9 s to accept
+	// connections before it disables it.
+	if err := os.MkdirAll(filepath.Dir(cfg.Socket), 0o755); err != nil {
+		return err
+	}
+	_ = os.Remove(cfg.Socket)
+	ln, err := net.Listen("unix", cfg.Socket)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: drv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("logship started", "version", version, "socket", cfg.Socket, "data_dir", cfg.DataDir)
+
+	n, err := drv.Reattach(ctx)
+	if err != nil {
+		log.Error("re-attach failed", "error", err)
+	} else if n > 0 {
+		log.Info("re-attached streams", "count", n)
+	}
+
+	go cleanupLoop(ctx, store, log)
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serving plugin socket", "error", err)
+		}
+	}
+	// dockerd sends SIGTERM and kills after 10 s: leave state for the next
+	// process, flush what was read, then stop.
+	sctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	if err := drv.Shutdown(sctx); err != nil {
+		log.Error("driver shutdown", "error", err)
+	}
+	_ = srv.Shutdown(sctx)
+	log.Info("logship stopped")
+	return nil
+}
+
+// cleanupLoop applies the ring's orphan policy at start and hourly.
+func cleanupLoop(ctx context.Context, store *ring.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		removed, err := store.Cleanup(time.Now())
+		if err != nil {
+			log.Warn("ring cleanup", "error", err)
+		}
+		if len(removed) > 0 {
+			log.Info("removed rings of gone containers", "count", len(removed))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
