@@ -37,6 +37,13 @@
 // so the container is never blocked. A frame whose protobuf does not parse is
 // skipped and counted; framing stays intact.
 //
+// The reader decodes frames where they sit in its 64 KiB buffer; only frames
+// bigger than the buffer go through a scratch buffer, which never grows past
+// the cap. A header above the cap is rejected before anything is allocated.
+// FrameReader.Buffered() == 0 means the next read may block: that is when a
+// stream flushes its writer, so readers and crash safety keep up with the
+// container without a flush per line.
+//
 // In ReadLogs replies a complete line gets its newline back (dockerd prints
 // Line as is); a partial record is sent without one, so `docker logs` prints
 // exactly the bytes the container wrote.
@@ -84,7 +91,7 @@
 // logship_driver_streams_{started,reattached,reattach_gone,ended}_total,
 // logship_driver_streams_active, logship_driver_frames_total,
 // logship_driver_line_bytes_total,
-// logship_driver_dropped_records_total{reason=store_error|bad_frame|frame_too_large},
+// logship_driver_dropped_records_total{reason=store_error|bad_frame|frame_too_large|truncated_frame|unknown_source},
 // logship_driver_discarded_bytes_total{reason=unrecoverable_stream},
 // logship_driver_stop_drain_timeouts_total, and the Assembler's
 // logship_driver_lines_split_total{reason} and logship_driver_partial_gaps_total.

@@ -124,6 +124,7 @@ type driverMetrics struct {
 	active                                   *pipeline.Gauge
 	frames, bytes                            *pipeline.Counter
 	dropStore, dropBadFrame, dropFrameSize   *pipeline.Counter
+	dropTruncated                            *pipeline.Counter
 	discardedBytes                           *pipeline.Counter
 	stopDrainTimeout                         *pipeline.Counter
 }
@@ -141,6 +142,7 @@ func newDriverMetrics(m *pipeline.Metrics) driverMetrics {
 		dropStore:        m.Counter(`logship_driver_dropped_records_total{reason="store_error"}`),
 		dropBadFrame:     m.Counter(`logship_driver_dropped_records_total{reason="bad_frame"}`),
 		dropFrameSize:    m.Counter(`logship_driver_dropped_records_total{reason="frame_too_large"}`),
+		dropTruncated:    m.Counter(`logship_driver_dropped_records_total{reason="truncated_frame"}`),
 		discardedBytes:   m.Counter(`logship_driver_discarded_bytes_total{reason="unrecoverable_stream"}`),
 		stopDrainTimeout: m.Counter("logship_driver_stop_drain_timeouts_total"),
 	}
@@ -244,12 +246,7 @@ func (d *Driver) StopLogging(file string) {
 }
 
 // streamDone is called by a stream's goroutine when it has ended.
-func (d *Driver) streamDone(s *stream, removeState bool) {
-	if removeState {
-		if err := d.state.remove(s.file); err != nil {
-			d.log.Warn("cannot remove stream state", "container_id", s.info.ContainerID, "error", err)
-		}
-	}
+func (d *Driver) streamDone(s *stream) {
 	d.mu.Lock()
 	if d.streams[s.file] == s {
 		delete(d.streams, s.file)

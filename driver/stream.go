@@ -40,6 +40,7 @@ type stream struct {
 
 	mu         sync.Mutex
 	asm        *Assembler
+	fr         *FrameReader
 	timer      *time.Timer // partial-line timeout, armed while a group is open
 	unflushed  int
 	writeFails uint64
@@ -154,18 +155,26 @@ func (s *stream) run() {
 	// the plugin continues the line in a new record; the bytes are the same.
 	_ = s.asm.FlushAll(s.emit)
 	s.ended = true
+	if ended && !s.detached.Load() {
+		// Before the writer closes, so that whoever sees the stream's end
+		// in the backend also sees it will not be re-attached.
+		if err := s.d.state.remove(s.file); err != nil {
+			s.d.log.Warn("cannot remove stream state", "container_id", s.info.ContainerID, "error", err)
+		}
+	}
 	if err := s.w.Close(); err != nil {
 		s.d.log.Error("closing stream writer", "container_id", s.info.ContainerID, "error", err)
 	}
 	s.mu.Unlock()
 	s.closeFIFO()
-	s.d.streamDone(s, ended && !s.detached.Load())
+	s.d.streamDone(s)
 }
 
 // readLoop decodes frames until the stream ends. It reports whether the
 // stream really ended (EOF, corruption) rather than being detached.
 func (s *stream) readLoop() bool {
 	fr := NewFrameReader(s.f, s.d.cfg.ReadBufferSize, s.d.cfg.MaxFrameSize)
+	s.fr = fr
 	var e Entry
 	for {
 		err := fr.Next(&e)
@@ -209,10 +218,10 @@ func (s *stream) endOfInput(err error) bool {
 		s.d.log.Error("corrupt FIFO stream: frame over the size cap; discarding the rest of the stream",
 			"container_id", s.info.ContainerID, "fifo", s.file, "error", err)
 		n, _ := io.Copy(io.Discard, s.f)
-		s.d.m.discardedBytes.Add(uint64(n))
+		s.d.m.discardedBytes.Add(uint64(n) + uint64(s.fr.Buffered()))
 		return !s.detached.Load()
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		s.d.m.dropFrameSize.Inc()
+		s.d.m.dropTruncated.Inc()
 		s.d.log.Warn("FIFO ended inside a frame", "container_id", s.info.ContainerID, "fifo", s.file)
 		return true
 	default:
