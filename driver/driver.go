@@ -83,8 +83,8 @@ func (c Config) Validate() error {
 	if c.MaxFrameSize < 1<<10 || c.MaxFrameSize > 64<<20 {
 		errs = append(errs, fmt.Errorf("driver: MaxFrameSize %d out of range [1KiB, 64MiB]", c.MaxFrameSize))
 	}
-	if c.MaxLineSize < 1<<10 || c.MaxLineSize > 64<<20 {
-		errs = append(errs, fmt.Errorf("driver: MaxLineSize %d out of range [1KiB, 64MiB]", c.MaxLineSize))
+	if c.MaxLineSize < 1<<10 || c.MaxLineSize > 8<<20 {
+		errs = append(errs, fmt.Errorf("driver: MaxLineSize %d out of range [1KiB, 8MiB] (the ring stores lines up to 8 MiB)", c.MaxLineSize))
 	}
 	if c.PartialTimeout <= 0 {
 		errs = append(errs, errors.New("driver: PartialTimeout must be positive"))

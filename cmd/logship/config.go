@@ -83,8 +83,8 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 	}
 	if v, ok := lookup(getenv, "MAX_LINE_SIZE"); ok {
 		n, err := units.RAMInBytes(v)
-		if err != nil || n < 1<<10 || n > 64<<20 {
-			bad("MAX_LINE_SIZE", "a size from 1k to 64m")
+		if err != nil || n < 1<<10 || n > 8<<20 {
+			bad("MAX_LINE_SIZE", "a size from 1k to 8m")
 		} else {
 			c.MaxLineSize = int(n)
 		}
