@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -101,3 +102,8 @@ type LogReader interface {
 	// fn stops the read and is returned.
 	ReadLogs(ctx context.Context, containerID string, cfg ReadConfig, fn func(*Record) error) error
 }
+
+// ErrIdle is returned by a spool's Wait when the container has no open
+// stream and nothing at or after the asked sequence number: nothing more
+// will arrive until dockerd opens a new stream for it.
+var ErrIdle = errors.New("no open stream and nothing new")
