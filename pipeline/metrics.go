@@ -46,12 +46,14 @@ type Metrics struct {
 	mu       sync.Mutex
 	counters map[string]*Counter
 	gauges   map[string]*Gauge
+	funcs    map[string]func() float64
 	help     map[string]string
 }
 
 // NewMetrics returns an empty registry.
 func NewMetrics() *Metrics {
-	return &Metrics{counters: map[string]*Counter{}, gauges: map[string]*Gauge{}, help: map[string]string{}}
+	return &Metrics{counters: map[string]*Counter{}, gauges: map[string]*Gauge{},
+		funcs: map[string]func() float64{}, help: map[string]string{}}
 }
 
 // Counter returns the counter with this name and labels, creating it.
@@ -84,6 +86,17 @@ func (m *Metrics) Gauge(name string) *Gauge {
 	return g
 }
 
+// GaugeFunc registers a gauge whose value is computed by f at each
+// scrape (and by Value). f must be cheap and safe for concurrent use.
+func (m *Metrics) GaugeFunc(name string, f func() float64) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.funcs[name] = f
+	m.mu.Unlock()
+}
+
 // Help sets the HELP text of a metric family (the name without labels).
 func (m *Metrics) Help(family, text string) {
 	if m == nil {
@@ -98,12 +111,17 @@ func (m *Metrics) Help(family, text string) {
 // whether it exists. Tests use it.
 func (m *Metrics) Value(name string) (float64, bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c, ok := m.counters[name]; ok {
+	c, okc := m.counters[name]
+	g, okg := m.gauges[name]
+	f, okf := m.funcs[name]
+	m.mu.Unlock()
+	switch {
+	case okc:
 		return float64(c.Load()), true
-	}
-	if g, ok := m.gauges[name]; ok {
+	case okg:
 		return g.Load(), true
+	case okf:
+		return f(), true
 	}
 	return 0, false
 }
@@ -123,11 +141,19 @@ func (m *Metrics) WritePrometheus(w io.Writer) error {
 	for n, g := range m.gauges {
 		all = append(all, series{n, family(n), "gauge", g.Load()})
 	}
+	funcs := make(map[string]func() float64, len(m.funcs))
+	for n, f := range m.funcs {
+		funcs[n] = f
+	}
 	help := make(map[string]string, len(m.help))
 	for k, v := range m.help {
 		help[k] = v
 	}
 	m.mu.Unlock()
+	// Outside the lock: f may take other locks.
+	for n, f := range funcs {
+		all = append(all, series{n, family(n), "gauge", f()})
+	}
 	slices.SortFunc(all, func(a, b series) int { return strings.Compare(a.name, b.name) })
 	last := ""
 	for _, s := range all {
