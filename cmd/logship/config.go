@@ -25,6 +25,8 @@ type pluginConfig struct {
 	RingsMaxTotal  int64
 	MaxLineSize    int
 	PartialTimeout time.Duration
+	// MetricsAddr is where the Prometheus text endpoint listens ("" = off).
+	MetricsAddr string
 	// DefaultOpts are plugin-wide log-opts; a container's own log-opts
 	// override them key by key.
 	DefaultOpts map[string]string
@@ -40,6 +42,7 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 		OrphanMaxAge:   168 * time.Hour,
 		MaxLineSize:    1 << 20,
 		PartialTimeout: 2 * time.Second,
+		MetricsAddr:    "127.0.0.1:9464",
 		DefaultOpts:    map[string]string{},
 	}
 	var errs []error
@@ -66,6 +69,10 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 	}
 	str("DATA_DIR", &c.DataDir)
 	str("SOCKET", &c.Socket)
+	str("METRICS_ADDR", &c.MetricsAddr)
+	if c.MetricsAddr == "none" {
+		c.MetricsAddr = ""
+	}
 	str("CONTAINERS_DIR", &c.ContainersDir)
 	if c.ContainersDir == "none" {
 		c.ContainersDir = "" // no container-existence check; age and size policies only

@@ -83,6 +83,9 @@ func servePlugin(ctx context.Context, cfg pluginConfig, log *slog.Logger) error 
 	}
 
 	go cleanupLoop(ctx, store, log)
+	if cfg.MetricsAddr != "" {
+		go serveMetrics(ctx, cfg.MetricsAddr, metrics, log)
+	}
 
 	select {
 	case <-ctx.Done():
@@ -120,5 +123,24 @@ func cleanupLoop(ctx context.Context, store *ring.Store, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// serveMetrics serves the Prometheus text format on addr (/metrics). The
+// plugin runs in the host's network namespace, so the default
+// 127.0.0.1:9464 is the host's loopback.
+func serveMetrics(ctx context.Context, addr string, m *pipeline.Metrics, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		_ = m.WritePrometheus(w)
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics endpoint", "addr", addr, "error", err)
 	}
 }
