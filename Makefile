@@ -40,6 +40,10 @@ test: setup
 unit:
 	$(GO) test ./...
 
+# Only the end-to-end suite, against the plugin as installed by `make install`.
+e2e: install
+	LOGSHIP_E2E=1 $(GO) test -count=1 -timeout 60m -v ./test/e2e/...
+
 bench: setup
 	bash test/bench.sh
 
