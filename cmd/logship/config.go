@@ -25,6 +25,8 @@ type pluginConfig struct {
 	RingsMaxTotal  int64
 	MaxLineSize    int
 	PartialTimeout time.Duration
+	// RingCodec compresses ring blocks: s2 (fast) or zstd (smaller).
+	RingCodec string
 	// MetricsAddr is where the Prometheus text endpoint listens ("" = off).
 	MetricsAddr string
 	// DefaultOpts are plugin-wide log-opts; a container's own log-opts
@@ -43,6 +45,7 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 		MaxLineSize:    1 << 20,
 		PartialTimeout: 2 * time.Second,
 		MetricsAddr:    "127.0.0.1:9464",
+		RingCodec:      "s2",
 		DefaultOpts:    map[string]string{},
 	}
 	var errs []error
@@ -70,6 +73,10 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 	str("DATA_DIR", &c.DataDir)
 	str("SOCKET", &c.Socket)
 	str("METRICS_ADDR", &c.MetricsAddr)
+	str("RING_CODEC", &c.RingCodec)
+	if c.RingCodec != "s2" && c.RingCodec != "zstd" {
+		bad("RING_CODEC", "s2 or zstd")
+	}
 	if c.MetricsAddr == "none" {
 		c.MetricsAddr = ""
 	}

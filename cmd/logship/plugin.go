@@ -35,6 +35,7 @@ func servePlugin(ctx context.Context, cfg pluginConfig, log *slog.Logger) error 
 
 	rcfg := ring.DefaultConfig()
 	rcfg.Dir = filepath.Join(cfg.DataDir, "rings")
+	rcfg.Codec = cfg.RingCodec
 	rcfg.ContainersDir = cfg.ContainersDir
 	rcfg.OrphanGrace = cfg.OrphanGrace
 	rcfg.MaxAge = cfg.OrphanMaxAge
