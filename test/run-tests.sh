@@ -76,6 +76,13 @@ if ((${#race_pkgs[@]})); then
   $GO test -count=1 -race "${race_pkgs[@]}"
 fi
 
+# The fluentd sink against the real OpenTelemetry fluentforwardreceiver,
+# in its own module so the Collector's dependencies stay out of go.mod.
+if [[ -d test/ffcheck ]]; then
+  begin "test/ffcheck (fluentd sink vs OTel fluentforwardreceiver)"
+  (cd test/ffcheck && $GO test -count=1 ./...)
+fi
+
 if [[ $FUZZTIME != 0 ]]; then
   # every `func FuzzXxx(` in a _test.go file, as "dir name"
   mapfile -t targets < <(grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+\(' . |

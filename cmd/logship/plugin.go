@@ -13,6 +13,7 @@ import (
 	"github.com/logship/logship/driver"
 	"github.com/logship/logship/pipeline"
 	"github.com/logship/logship/pipeline/ring"
+	"github.com/logship/logship/sinks"
 )
 
 // runPlugin is the plugin's entrypoint: config → store → driver → serve.
@@ -23,14 +24,14 @@ func runPlugin(ctx context.Context, getenv func(string) string) int {
 		log.Error("invalid configuration", "error", cfgErr)
 		return 1
 	}
-	if err := servePlugin(ctx, cfg, log); err != nil {
+	if err := servePlugin(ctx, cfg, getenv, log); err != nil {
 		log.Error("logship stopped", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func servePlugin(ctx context.Context, cfg pluginConfig, log *slog.Logger) error {
+func servePlugin(ctx context.Context, cfg pluginConfig, getenv func(string) string, log *slog.Logger) error {
 	metrics := pipeline.NewMetrics()
 
 	rcfg := ring.DefaultConfig()
@@ -48,7 +49,18 @@ func servePlugin(ctx context.Context, cfg pluginConfig, log *slog.Logger) error 
 	}
 	defer store.Close()
 
-	be := &backend{store: store, defaults: cfg.DefaultOpts}
+	delivery, err := sinks.NewDelivery(sinks.Config{
+		Spool:   store,
+		Dir:     filepath.Join(cfg.DataDir, "delivery"),
+		Names:   sinkNames,
+		Metrics: metrics,
+		Logger:  log.With("component", "sinks"),
+	})
+	if err != nil {
+		return err
+	}
+	be := &backend{store: store, delivery: delivery, metrics: metrics, defaults: cfg.DefaultOpts,
+		getenv: getenv, log: log.With("component", "backend")}
 
 	dcfg := driver.DefaultConfig()
 	dcfg.StateDir = filepath.Join(cfg.DataDir, "streams")
@@ -83,7 +95,8 @@ func servePlugin(ctx context.Context, cfg pluginConfig, log *slog.Logger) error 
 		log.Info("re-attached streams", "count", n)
 	}
 
-	go cleanupLoop(ctx, store, log)
+	be.resume()
+	go cleanupLoop(ctx, store, delivery, log)
 	if cfg.MetricsAddr != "" {
 		go serveMetrics(ctx, cfg.MetricsAddr, metrics, log)
 	}
@@ -102,13 +115,16 @@ func servePlugin(ctx context.Context, cfg pluginConfig, log *slog.Logger) error 
 	if err := drv.Shutdown(sctx); err != nil {
 		log.Error("driver shutdown", "error", err)
 	}
+	if err := delivery.Close(sctx); err != nil {
+		log.Error("delivery shutdown", "error", err)
+	}
 	_ = srv.Shutdown(sctx)
 	log.Info("logship stopped")
 	return nil
 }
 
 // cleanupLoop applies the ring's orphan policy at start and hourly.
-func cleanupLoop(ctx context.Context, store *ring.Store, log *slog.Logger) {
+func cleanupLoop(ctx context.Context, store *ring.Store, delivery *sinks.Delivery, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -118,6 +134,15 @@ func cleanupLoop(ctx context.Context, store *ring.Store, log *slog.Logger) {
 		}
 		if len(removed) > 0 {
 			log.Info("removed rings of gone containers", "count", len(removed))
+		}
+		if ids, err := store.Containers(); err == nil {
+			keep := make(map[string]bool, len(ids))
+			for _, id := range ids {
+				keep[id] = true
+			}
+			if _, err := delivery.Forget(keep); err != nil {
+				log.Warn("delivery cleanup", "error", err)
+			}
 		}
 		select {
 		case <-ctx.Done():
