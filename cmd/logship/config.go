@@ -25,6 +25,8 @@ type pluginConfig struct {
 	RingsMaxTotal  int64
 	MaxLineSize    int
 	PartialTimeout time.Duration
+	// PprofAddr serves net/http/pprof for profiling ("" = off).
+	PprofAddr string
 	// RingCodec compresses ring blocks: s2 (fast) or zstd (smaller).
 	RingCodec string
 	// MetricsAddr is where the Prometheus text endpoint listens ("" = off).
@@ -74,6 +76,10 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 	str("SOCKET", &c.Socket)
 	str("METRICS_ADDR", &c.MetricsAddr)
 	str("RING_CODEC", &c.RingCodec)
+	str("PPROF_ADDR", &c.PprofAddr)
+	if c.PprofAddr == "none" {
+		c.PprofAddr = ""
+	}
 	if c.RingCodec != "s2" && c.RingCodec != "zstd" {
 		bad("RING_CODEC", "s2 or zstd")
 	}
