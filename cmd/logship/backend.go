@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
 
 	"github.com/logship/logship/pipeline"
 	"github.com/logship/logship/pipeline/ring"
+	"github.com/logship/logship/redact"
 	"github.com/logship/logship/sinks"
 	"github.com/logship/logship/sinks/fluentd"
 	"github.com/logship/logship/sinks/httpsink"
@@ -26,10 +29,13 @@ type backend struct {
 	defaults map[string]string
 	getenv   func(string) string
 	log      *slog.Logger
+
+	mu      sync.Mutex
+	maskers map[string]*redact.Masker // by policy: a Masker is built once per policy
 }
 
 // optionKeys are every log-opt logship accepts, by owning package.
-var optionKeys = [][]string{pipeline.OptionKeys, ring.OptionKeys,
+var optionKeys = [][]string{pipeline.OptionKeys, ring.OptionKeys, redact.OptionKeys,
 	fluentd.OptionKeys, syslogsink.OptionKeys, httpsink.OptionKeys}
 
 // sinkNames are the protocols, for metrics that exist from the start.
@@ -40,6 +46,7 @@ type streamPlan struct {
 	opts    map[string]string
 	parse   pipeline.Config
 	ring    ring.Options
+	masker  *redact.Masker
 	targets []sinks.Target
 }
 
@@ -61,6 +68,11 @@ func (b *backend) plan(config map[string]string) (*streamPlan, error) {
 		errs = append(errs, err)
 	}
 	if p.ring, err = ring.ParseOptions(opts); err != nil {
+		errs = append(errs, err)
+	}
+	if pol, err := redact.ParsePolicy(opts, b.getenv); err != nil {
+		errs = append(errs, err)
+	} else if p.masker, err = b.maskerFor(pol); err != nil {
 		errs = append(errs, err)
 	}
 	if fc, on, err := fluentd.ParseConfig(opts, b.getenv); err != nil {
@@ -95,6 +107,11 @@ func (b *backend) OpenStream(ctx context.Context, info *pipeline.Info) (pipeline
 	if err != nil {
 		return nil, err
 	}
+	// Attributes (labels, env) are masked like lines: an env attribute
+	// such as DB_PASSWORD must not reach the ring or a sink.
+	if !p.masker.Disabled() {
+		meta.Attrs = p.masker.Attrs(meta.Attrs)
+	}
 	metaJSON, err := json.Marshal(meta)
 	if err != nil {
 		return nil, err
@@ -107,7 +124,33 @@ func (b *backend) OpenStream(ctx context.Context, info *pipeline.Info) (pipeline
 		w.Close()
 		return nil, err
 	}
-	return w, nil
+	// Masking sits in front of the ring: nothing unmasked is stored, so
+	// nothing unmasked can be shown by `docker logs` or shipped.
+	return redact.NewWriter(w, p.masker), nil
+}
+
+// maskerFor returns the Masker of a policy, building it on first use.
+func (b *backend) maskerFor(pol redact.Policy) (*redact.Masker, error) {
+	raw, err := json.Marshal(pol)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	key := string(sum[:])
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if m := b.maskers[key]; m != nil {
+		return m, nil
+	}
+	m, err := redact.New(pol, b.metrics)
+	if err != nil {
+		return nil, err
+	}
+	if b.maskers == nil || len(b.maskers) >= 256 {
+		b.maskers = map[string]*redact.Masker{}
+	}
+	b.maskers[key] = m
+	return m, nil
 }
 
 func (b *backend) ship(id string, meta *pipeline.Meta, p *streamPlan) error {

@@ -1,6 +1,7 @@
 // Command logship is the logship Docker log driver plugin and its tools.
 //
 //	logship plugin    the managed plugin's entrypoint (see config.json)
+//	logship redact    the masker as a stdin→stdout filter
 //	logship version   prints the version
 //
 // Everything here is wiring: configuration from the environment, explicit
@@ -32,6 +33,8 @@ func run(ctx context.Context, args []string) int {
 	switch args[0] {
 	case "plugin":
 		return runPlugin(ctx, os.Getenv)
+	case "redact":
+		return runRedact(args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
 	case "version", "--version", "-v":
 		fmt.Println("logship", version)
 		return 0
@@ -49,6 +52,8 @@ func usage() {
 
 commands:
   plugin    run as the Docker log-driver plugin (the plugin's entrypoint)
+  redact    mask secrets in log lines: stdin → stdout, one line per line
+            (logship redact --help for the options)
   version   print the version
 `)
 }
