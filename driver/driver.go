@@ -23,6 +23,14 @@ type Backend interface {
 	pipeline.LogReader
 }
 
+// InfoSanitizer is implemented by a Backend that wants the Info the driver
+// persists for re-attaching (see doc.go) stripped of secrets: dockerd's Info
+// carries the container's whole environment, and the state folder must not
+// become a copy of it. The result must still be accepted by OpenStream.
+type InfoSanitizer interface {
+	SanitizeInfo(info pipeline.Info) pipeline.Info
+}
+
 // Config is the driver's plugin-wide configuration.
 type Config struct {
 	// StateDir holds one file per open stream, so that a restarted plugin

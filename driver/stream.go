@@ -87,7 +87,11 @@ func (s *stream) open(ctx context.Context, reattach bool) error {
 		return fmt.Errorf("open FIFO %s: %w", s.file, err)
 	}
 	if !reattach {
-		if err := s.d.state.save(s.file, &s.info); err != nil {
+		stored := s.info
+		if san, ok := s.d.backend.(InfoSanitizer); ok {
+			stored = san.SanitizeInfo(stored)
+		}
+		if err := s.d.state.save(s.file, &stored); err != nil {
 			f.Close()
 			w.Close()
 			return fmt.Errorf("record stream state: %w", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 
 	"github.com/logship/logship/pipeline"
@@ -127,6 +128,49 @@ func (b *backend) OpenStream(ctx context.Context, info *pipeline.Info) (pipeline
 	// Masking sits in front of the ring: nothing unmasked is stored, so
 	// nothing unmasked can be shown by `docker logs` or shipped.
 	return redact.NewWriter(w, p.masker), nil
+}
+
+// SanitizeInfo masks the values of the container's env and labels, and its
+// command line, before the driver writes them to its state folder, with
+// the container's own masking policy: they only matter there for the
+// attributes and the tag, which are masked anyway.
+func (b *backend) SanitizeInfo(info pipeline.Info) pipeline.Info {
+	p, err := b.plan(info.Config)
+	if err != nil || p.masker.Disabled() {
+		return info
+	}
+	if len(info.ContainerEnv) > 0 {
+		env := make([]string, 0, len(info.ContainerEnv))
+		for _, kv := range info.ContainerEnv {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				env = append(env, kv)
+				continue
+			}
+			env = append(env, k+"="+p.masker.Attrs(map[string]string{k: v})[k])
+		}
+		info.ContainerEnv = env
+	}
+	if len(info.ContainerLabels) > 0 {
+		info.ContainerLabels = p.masker.Attrs(info.ContainerLabels)
+	}
+	// The command line holds secrets too (sh -c scripts, --password=...).
+	if len(info.ContainerArgs) > 0 {
+		args := make([]string, len(info.ContainerArgs))
+		for i, a := range info.ContainerArgs {
+			args[i] = maskString(p.masker, a)
+		}
+		info.ContainerArgs = args
+	}
+	info.ContainerEntrypoint = maskString(p.masker, info.ContainerEntrypoint)
+	return info
+}
+
+func maskString(m *redact.Masker, s string) string {
+	if out, changed := m.AppendLine(nil, []byte(s)); changed {
+		return string(out)
+	}
+	return s
 }
 
 // maskerFor returns the Masker of a policy, building it on first use.
