@@ -111,8 +111,9 @@ func (d *Delivery) Plans() (map[string][]byte, error) {
 	return out, nil
 }
 
-// Forget removes the cursors and plan of containers not in keep (their
-// rings are gone), unless a shipper is running for them.
+// Forget stops delivery for containers not in keep (their rings are gone,
+// so nothing more can be read, and a batch retrying against a dead receiver
+// would retry forever) and removes their cursors and plans.
 func (d *Delivery) Forget(keep map[string]bool) (int, error) {
 	des, err := os.ReadDir(d.cfg.Dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -122,15 +123,16 @@ func (d *Delivery) Forget(keep map[string]bool) (int, error) {
 		return 0, err
 	}
 	d.mu.Lock()
-	busy := map[string]bool{}
 	for _, s := range d.shippers {
-		busy[s.id] = true
+		if !keep[s.id] {
+			s.cancel()
+		}
 	}
 	d.mu.Unlock()
 	n := 0
 	for _, de := range des {
 		id := de.Name()
-		if !de.IsDir() || keep[id] || busy[id] {
+		if !de.IsDir() || keep[id] {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(d.cfg.Dir, id)); err == nil {

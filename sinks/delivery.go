@@ -143,6 +143,7 @@ func (d *Delivery) Ship(containerID string, meta *pipeline.Meta, parser *pipelin
 			d: d, id: containerID, t: t, meta: meta, parser: parser,
 			m: d.metricsFor(t.Name), cursorPath: d.cursorPath(containerID, t),
 		}
+		s.ctx, s.cancel = context.WithCancel(d.ctx)
 		d.shippers[k] = s
 		d.wg.Add(1)
 		go s.run()

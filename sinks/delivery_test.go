@@ -240,7 +240,9 @@ func TestDeliversInOrderInBatchesAndResumesFromCursor(t *testing.T) {
 	dc.MaxRecords = 7
 	h.ship(t, cid, dc)
 	spool.write(cid, numbered(0, 100)...)
-	sink.waitFor(t, "100 lines", func() bool { return len(sink.lines()) == 100 })
+	sink.waitFor(t, "100 delivered", func() bool {
+		return h.counter(`logship_sink_records_delivered_total{sink="test"}`) == 100
+	})
 	if got := sink.lines(); !slices.Equal(got, numbered(0, 100)) {
 		t.Fatalf("order: %q...", got[:5])
 	}
@@ -459,4 +461,49 @@ func TestCloseDuringOutageDoesNotAdvance(t *testing.T) {
 	h2 := newHarness(t, spool, sink2, dir)
 	h2.ship(t, cid, fastDelivery())
 	sink2.waitFor(t, "kept", func() bool { return slices.Equal(sink2.lines(), []string{"kept"}) })
+}
+
+func TestLagStaysUpThroughABacklog(t *testing.T) {
+	spool, sink := newMemSpool(), newFakeSink()
+	release := make(chan struct{})
+	sink.fail = func(a int, b *Batch) error {
+		if a == 2 {
+			<-release // the second batch of the backlog is in flight
+		}
+		return nil
+	}
+	spool.setWriters(cid, 1)
+	h := newHarness(t, spool, sink, t.TempDir())
+	dc := fastDelivery()
+	dc.MaxRecords = 10
+	spool.write(cid, numbered(0, 30)...)
+	h.ship(t, cid, dc)
+	sink.waitFor(t, "first batch", func() bool { return len(sink.lines()) == 10 })
+	// Between batches of a backlog the gauge must not read 0.
+	if lag, _ := h.m.Value(`logship_sink_lag_seconds{sink="test"}`); lag <= 0 {
+		t.Fatalf("lag = %v while 20 records wait", lag)
+	}
+	close(release)
+	sink.waitFor(t, "all", func() bool { return len(sink.lines()) == 30 })
+	sink.waitFor(t, "lag back to 0", func() bool {
+		lag, _ := h.m.Value(`logship_sink_lag_seconds{sink="test"}`)
+		return lag == 0
+	})
+}
+
+func TestForgetStopsShipperOfRemovedContainer(t *testing.T) {
+	spool, sink, dir := newMemSpool(), newFakeSink(), t.TempDir()
+	sink.fail = func(int, *Batch) error { return errors.New("receiver down") }
+	spool.setWriters(cid, 1)
+	h := newHarness(t, spool, sink, dir)
+	h.ship(t, cid, fastDelivery())
+	spool.write(cid, "x")
+	sink.waitFor(t, "retries", func() bool { return sink.attemptCount() > 2 })
+	if _, err := h.d.Forget(map[string]bool{}); err != nil {
+		t.Fatal(err)
+	}
+	sink.waitFor(t, "shipper to stop", func() bool { return h.d.Active() == 0 })
+	if plans, _ := h.d.Plans(); len(plans) != 0 {
+		t.Fatalf("plans kept: %v", plans)
+	}
 }

@@ -72,6 +72,8 @@ type shipper struct {
 	cursorPath string
 	kicked     bool // guarded by d.mu
 
+	ctx    context.Context // ends at Close, or when the container's ring is gone (Forget)
+	cancel context.CancelFunc
 	sink   Sink
 	oldest atomic.Int64 // time of the oldest undelivered record in hand, 0 if none
 	batch  batchBuf
@@ -80,7 +82,8 @@ type shipper struct {
 
 func (s *shipper) run() {
 	defer s.d.wg.Done()
-	ctx := s.d.ctx
+	ctx := s.ctx
+	defer s.cancel()
 	sink, err := s.d.acquireSink(s.t)
 	if err != nil {
 		s.d.log.Error("cannot create sink", "sink", s.t.Name, "container_id", s.id, "error", err)
@@ -121,7 +124,9 @@ func (s *shipper) run() {
 				return // shutting down: the batch is sent again after restart
 			}
 		}
-		s.oldest.Store(0)
+		if !s.pending(ctx, next) {
+			s.oldest.Store(0) // caught up: no lag
+		}
 		if next != cursor {
 			cursor = next
 			if err := s.saveCursor(cursor); err != nil {
@@ -132,6 +137,17 @@ func (s *shipper) run() {
 }
 
 var errBatchFull = errors.New("batch full")
+
+// pending reports, without waiting, whether records at or after seq are
+// readable. While they are, the lag gauge keeps the age of the batch just
+// sent until the next one replaces it, instead of dipping to 0 between
+// batches of a backlog.
+func (s *shipper) pending(ctx context.Context, seq uint64) bool {
+	nctx, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err := s.d.cfg.Spool.Wait(nctx, s.id, seq)
+	return err == nil
+}
 
 // fill reads records from cursor into the batch until it is full, or
 // until its first record has waited MaxAge and nothing more came. It
