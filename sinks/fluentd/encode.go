@@ -432,3 +432,28 @@ func (s *keySet) insert(k []byte, v int32) {
 	}
 	s.index[i] = v
 }
+
+// AppendRequests appends to dst the PackedForward requests that Send would
+// write for b (without chunk ids, uncompressed), tagged with b.Meta.Tag. It
+// is for measuring the whole pipeline in one process and for tools; Send is
+// the way to deliver.
+func AppendRequests(dst []byte, b *sinks.Batch, subSecond bool) []byte {
+	e := getEncoder()
+	defer putEncoder(e)
+	e.encodeBatch(b, encodeOptions{subSecond: subSecond})
+	e.spans = e.split(maxRequestBytes, e.spans)
+	tag := ""
+	if b.Meta != nil {
+		tag = b.Meta.Tag
+	}
+	for _, sp := range e.spans {
+		parts, err := e.frame(sp, tag, "", false)
+		if err != nil {
+			continue // only compression can fail, and it is off
+		}
+		for _, p := range parts {
+			dst = append(dst, p...)
+		}
+	}
+	return dst
+}
