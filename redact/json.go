@@ -194,7 +194,7 @@ func (sc *scanner) stringValue(cs, ce int, ki keyInfo) {
 			return
 		}
 	}
-	if ce-cs < 7 && len(sc.m.patterns) == 0 {
+	if ce-cs < 7 && sc.patActive == 0 {
 		// Too short for any token, card or key=value secret.
 		return
 	}

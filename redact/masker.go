@@ -114,6 +114,9 @@ func (m *Masker) appendLine(dst, line []byte) ([]byte, bool, bool) {
 	sc.m = m
 	sc.s = line
 	sc.reset()
+	if len(m.patterns) > 0 {
+		sc.patActive = m.activePatterns(line)
+	}
 	i := skipWS(line, 0)
 	if i < len(line) && isJSONStart(line[i]) {
 		if sc.scanJSON(i) {

@@ -31,12 +31,29 @@ func compilePattern(expr string) (userPattern, error) {
 	return p, nil
 }
 
+// activePatterns returns the set of patterns that can match in line: those
+// without a literal prefix, and those whose prefix occurs in it. One
+// substring search per pattern and line is all a prefixed pattern costs on
+// a line it cannot match.
+func (m *Masker) activePatterns(line []byte) uint64 {
+	var set uint64
+	for k := range m.patterns {
+		if p := m.patterns[k].prefix; p == nil || bytes.Contains(line, p) {
+			set |= 1 << k
+		}
+	}
+	return set
+}
+
 // userPatterns runs the policy's patterns over s[lo:hi]. Matches inside a
 // JSON string are widened so that they never split an escape sequence or a
 // UTF-8 sequence.
 func (sc *scanner) userPatterns(lo, hi int) {
 	seg := sc.s[lo:hi]
 	for k := range sc.m.patterns {
+		if sc.patActive&(1<<k) == 0 {
+			continue
+		}
 		p := &sc.m.patterns[k]
 		if p.prefix != nil && !bytes.Contains(seg, p.prefix) {
 			continue

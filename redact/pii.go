@@ -150,6 +150,9 @@ func (sc *scanner) ipv6(i, lo, hi int) int {
 			break
 		}
 	}
+	if p < hi && nearMask(s[p]) {
+		return 0 // an address cut short by a replacement
+	}
 	for p > i && s[p-1] == ':' && !(p-2 >= i && s[p-2] == ':') {
 		p--
 		colons--

@@ -53,6 +53,8 @@ type scanner struct {
 	// noClose: a quoted value starting at or after this offset has no
 	// closing quote in the segment (keeps unbalanced quotes linear).
 	noClose int
+	// patActive: the user patterns that can match in this line.
+	patActive uint64
 }
 
 func (sc *scanner) reset() {
@@ -304,7 +306,7 @@ func (sc *scanner) scanText(lo, hi int) {
 		sc.k8sSecret = false
 		sc.k8sSecretData(lo, hi)
 	}
-	if len(m.patterns) > 0 {
+	if sc.patActive != 0 {
 		sc.userPatterns(lo, hi)
 	}
 }
@@ -322,7 +324,9 @@ func insideOK(s []byte, lo, i int) bool {
 	case '+':
 		return false
 	case '/':
-		return i-2 < lo || !isAlnum(s[i-2])
+		// (a replacement before the '/' counts as the alphanumeric it
+		// replaced)
+		return i-2 < lo || !(isAlnum(s[i-2]) || s[i-2] == '*' || s[i-2] == ']')
 	}
 	return true
 }
