@@ -32,3 +32,24 @@ func TestSanitizeInfoMasksEnvAndLabels(t *testing.T) {
 		t.Fatal("SanitizeInfo modified its argument")
 	}
 }
+
+// Plugin-wide defaults (LOG_OPTS) apply to every container; a container's
+// own log-opts override them key by key.
+func TestPluginWideDefaultsAndOverrides(t *testing.T) {
+	b := &backend{metrics: pipeline.NewMetrics(), getenv: func(string) string { return "" },
+		defaults: map[string]string{"redact-mode": "partial", "max-file": "3"}}
+	p, err := b.plan(map[string]string{"max-file": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ring.MaxFile != 7 {
+		t.Fatalf("container option did not override: max-file %d", p.ring.MaxFile)
+	}
+	out, changed := p.masker.AppendLine(nil, []byte("password=abcdefghijklmnop1234"))
+	if !changed || !strings.HasSuffix(string(out), "1234") || strings.Contains(string(out), "abcdefghijklmnop") {
+		t.Fatalf("plugin-wide redact-mode=partial not applied: %q", out)
+	}
+	if _, err := b.plan(map[string]string{"redact-mode": "loud"}); err == nil || !strings.Contains(err.Error(), "redact-mode") {
+		t.Fatalf("bad override accepted: %v", err)
+	}
+}

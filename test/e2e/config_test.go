@@ -25,6 +25,11 @@ func TestBadLogOptRejected(t *testing.T) {
 		{"unknown-option", []string{"no-such-opt=1"}, "no-such-opt"},
 		{"bad-max-size", []string{"max-size=abc"}, "max-size"},
 		{"bad-tag-template", []string{"tag={{.Nope"}, "tag"},
+		{"bad-redact-mode", []string{"redact-mode=loud"}, "redact-mode"},
+		{"hash-mode-without-key", []string{"redact-mode=hash"}, "redact"},
+		{"bad-redact-pattern", []string{"redact-patterns=(unclosed"}, "redact-patterns"},
+		{"bad-redact-pii", []string{"redact-pii=passport"}, "redact-pii"},
+		{"redact-options-valid", []string{"redact-mode=partial", "redact-keys=pin,otp", "redact-pii=email"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
