@@ -25,6 +25,10 @@ var errStreamGone = errors.New("stream is gone")
 // lag far behind a container that logs without pause.
 const flushEvery = 256 << 10
 
+// MaxReadCoalesce caps Config.ReadCoalesce: a longer pause would make `docker
+// logs -f` and the sinks lag visibly and let a fast container fill the pipe.
+const MaxReadCoalesce = 10 * time.Millisecond
+
 // stream is one FIFO and the goroutine that drains it.
 //
 // Its goroutine is the only reader of the FIFO. mu serialises the
@@ -45,6 +49,8 @@ type stream struct {
 	unflushed  int
 	writeFails uint64
 	ended      bool // writer closed; a late timer callback must not touch it
+
+	nap *coalescer // nil when reads are not coalesced
 
 	stopping   atomic.Bool
 	detached   atomic.Bool
@@ -100,6 +106,10 @@ func (s *stream) open(ctx context.Context, reattach bool) error {
 	s.f, s.w = f, w
 	s.asm = NewAssembler(s.d.cfg.MaxLineSize, s.d.cfg.Metrics)
 	s.setPipeSize()
+	if wait := s.d.cfg.ReadCoalesce; wait > 0 {
+		s.nap = &coalescer{s: s, wait: wait, waits: s.d.cfg.Metrics.Counter("logship_driver_read_coalesce_waits_total"),
+			hook: s.d.cfg.pauseHook}
+	}
 	return nil
 }
 
@@ -171,13 +181,21 @@ func (s *stream) run() {
 	}
 	s.mu.Unlock()
 	s.closeFIFO()
+	if s.nap != nil {
+		s.nap.close()
+	}
 	s.d.streamDone(s)
 }
 
 // readLoop decodes frames until the stream ends. It reports whether the
 // stream really ended (EOF, corruption) rather than being detached.
 func (s *stream) readLoop() bool {
-	fr := NewFrameReader(s.f, s.d.cfg.ReadBufferSize, s.d.cfg.MaxFrameSize)
+	var src io.Reader = s.f
+	if s.nap != nil {
+		s.nap.r = s.f
+		src = s.nap
+	}
+	fr := NewFrameReader(src, s.d.cfg.ReadBufferSize, s.d.cfg.MaxFrameSize)
 	s.fr = fr
 	var e Entry
 	for {
@@ -284,4 +302,76 @@ func (s *stream) partialTimeout() {
 	_ = s.asm.FlushOlder(time.Now().Add(-s.d.cfg.PartialTimeout), s.emit)
 	s.flushLocked()
 	s.armPartialTimerLocked()
+}
+
+// coalescer is the FIFO as the stream's FrameReader sees it: after a read
+// that returned less than half of what was asked (the pipe was drained), it
+// pauses for wait before the next read (see Config.ReadCoalesce). The
+// FrameReader reads only when it has decoded every complete frame it holds,
+// and the stream flushes its writer when nothing is buffered, so the pause
+// always comes after what was read has been handed on.
+type coalescer struct {
+	s     *stream
+	r     io.Reader
+	wait  time.Duration
+	short bool // the last read drained the pipe
+	waits *pipeline.Counter
+	hook  func() // replaces the pause in tests
+
+	// A timerfd read through Go's netpoller: time.Sleep cannot pause for
+	// less than about 1 ms when the process is otherwise idle (the runtime
+	// then blocks in epoll_wait, whose timeout is in milliseconds), while a
+	// timerfd wakes the poller on time, without tying up an OS thread as
+	// nanosleep(2) would. nil until first used; time.Sleep if unavailable.
+	tfd     *os.File
+	tfdNum  int // tfd's descriptor; tfd.Fd() would switch it to blocking mode
+	tfdErr  bool
+	tfdSpec unix.ItimerSpec
+	tbuf    [8]byte
+}
+
+func (c *coalescer) Read(p []byte) (int, error) {
+	if c.short && !c.s.stopping.Load() && !c.s.detached.Load() {
+		c.pause()
+	}
+	n, err := c.r.Read(p)
+	c.short = n < len(p)/2
+	return n, err
+}
+
+func (c *coalescer) pause() {
+	c.waits.Inc()
+	if c.hook != nil {
+		c.hook()
+		return
+	}
+	if c.tfd == nil && !c.tfdErr {
+		fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+		if err != nil {
+			c.tfdErr = true
+		} else {
+			// Non-blocking, so os.NewFile registers it with the poller.
+			c.tfd, c.tfdNum = os.NewFile(uintptr(fd), "read-coalesce-timer"), fd
+			c.tfdSpec.Value = unix.NsecToTimespec(c.wait.Nanoseconds())
+		}
+	}
+	if c.tfd != nil {
+		// One-shot (Interval zero); Settime re-arms it. A failure to arm
+		// would leave the read waiting forever, so it falls back.
+		if err := unix.TimerfdSettime(c.tfdNum, 0, &c.tfdSpec, nil); err == nil {
+			if _, err := c.tfd.Read(c.tbuf[:]); err == nil {
+				return
+			}
+		}
+		c.tfd.Close()
+		c.tfd, c.tfdErr = nil, true
+	}
+	time.Sleep(c.wait)
+}
+
+func (c *coalescer) close() {
+	if c.tfd != nil {
+		c.tfd.Close()
+		c.tfd = nil
+	}
 }

@@ -26,6 +26,12 @@ func (b *batchBuf) reset() {
 	}
 }
 
+// release drops the buffers' memory, for a shipper that waits for a
+// failed receiver: the next fill allocates them again.
+func (b *batchBuf) release() {
+	*b = batchBuf{}
+}
+
 func (b *batchBuf) len() int { return len(b.recs) }
 
 func (b *batchBuf) add(r *pipeline.Record) {

@@ -78,6 +78,10 @@ type shipper struct {
 	oldest atomic.Int64 // time of the oldest undelivered record in hand, 0 if none
 	batch  batchBuf
 	fails  uint64
+	// attempt counts the failed attempts of the batch at the cursor, kept
+	// across the re-reads of a batch that waits for the receiver without
+	// being held in memory (see run).
+	attempt int
 }
 
 func (s *shipper) run() {
@@ -94,8 +98,18 @@ func (s *shipper) run() {
 	defer s.d.releaseSink(s.t)
 
 	cursor := s.loadCursor()
+	// backlog: the last batch was cut at its size limit, so the ring holds
+	// more records right now. Then neither the wait for records nor the
+	// check for more (pending) is asked of the ring: each of those takes a
+	// reference on the container's ring, and once its writer has closed
+	// (a container that stopped while delivery lags) every reference
+	// re-opens the ring's files, three times per batch of a backlog.
+	backlog := false
 	for {
-		_, err := s.d.cfg.Spool.Wait(ctx, s.id, cursor)
+		var err error
+		if !backlog {
+			_, err = s.d.cfg.Spool.Wait(ctx, s.id, cursor)
+		}
 		switch {
 		case errors.Is(err, pipeline.ErrIdle):
 			if s.d.retire(s) {
@@ -113,18 +127,36 @@ func (s *shipper) run() {
 			}
 			continue
 		}
-		next, ok := s.fill(ctx, cursor)
+		next, full, ok := s.fill(ctx, cursor)
 		if !ok {
 			s.d.retire(s)
 			return
 		}
 		if s.batch.len() > 0 {
-			if !s.deliver(ctx, s.batch.build(s.meta, s.parser)) {
+			ok, again := s.deliver(ctx, s.batch.build(s.meta, s.parser), true)
+			if !ok {
 				s.d.retire(s)
 				return // shutting down: the batch is sent again after restart
 			}
+			if again > 0 {
+				// The receiver failed and the whole batch is to be sent again
+				// after a backoff of up to MaxBackoff. The ring holds it, so
+				// it is not kept in memory meanwhile (lines, parsed events:
+				// about 1 MB for a full batch of 300-byte JSON lines, per
+				// container, for as long as the receiver is down); it is read
+				// again from the same cursor when the wait is over.
+				s.batch.release()
+				if !sleep(ctx, again) {
+					s.d.retire(s)
+					return
+				}
+				backlog = true
+				continue
+			}
 		}
-		if !s.pending(ctx, next) {
+		s.attempt = 0
+		backlog = full
+		if !full && !s.pending(ctx, next) {
 			s.oldest.Store(0) // caught up: no lag
 		}
 		if next != cursor {
@@ -151,8 +183,9 @@ func (s *shipper) pending(ctx context.Context, seq uint64) bool {
 
 // fill reads records from cursor into the batch until it is full, or
 // until its first record has waited MaxAge and nothing more came. It
-// returns the cursor after the batch.
-func (s *shipper) fill(ctx context.Context, cursor uint64) (uint64, bool) {
+// returns the cursor after the batch, and whether the batch was cut at its
+// size limit with the next record already read (so more are waiting).
+func (s *shipper) fill(ctx context.Context, cursor uint64) (after uint64, full, ok bool) {
 	dc := s.t.Delivery
 	s.batch.reset()
 	add := func(r *pipeline.Record) error {
@@ -176,16 +209,16 @@ func (s *shipper) fill(ctx context.Context, cursor uint64) (uint64, bool) {
 		cursor = next
 		switch {
 		case errors.Is(err, errBatchFull):
-			return cursor, true
+			return cursor, true, true
 		case ctx.Err() != nil:
-			return cursor, false
+			return cursor, false, false
 		case err != nil:
 			s.d.log.Warn("reading ring", "sink", s.t.Name, "container_id", s.id, "error", err)
-			return cursor, true
+			return cursor, false, true
 		}
 		wait := time.Until(deadline)
 		if s.batch.len() == 0 || wait <= 0 {
-			return cursor, true
+			return cursor, false, true
 		}
 		// Give the batch until MaxAge to fill: a container writing line by
 		// line should not cost one request per line.
@@ -193,16 +226,25 @@ func (s *shipper) fill(ctx context.Context, cursor uint64) (uint64, bool) {
 		_, err = s.d.cfg.Spool.Wait(wctx, s.id, cursor)
 		cancel()
 		if err != nil {
-			return cursor, ctx.Err() == nil
+			return cursor, false, ctx.Err() == nil
 		}
 	}
 }
 
 // deliver sends b until it is resolved: acknowledged, or dropped for a
-// counted reason. It returns false only when ctx ends first.
-func (s *shipper) deliver(ctx context.Context, b *Batch) bool {
+// counted reason. It returns ok false only when ctx ends first. With whole
+// (b is the batch just read, nothing of it sent yet), a failure that calls
+// for another attempt of the whole batch is not waited out here: deliver
+// returns the backoff as again, and the caller reads the batch anew after
+// it (s.attempt carries the count). Once part of a batch has been taken
+// (a split, a partial failure) the rest is kept and retried here.
+func (s *shipper) deliver(ctx context.Context, b *Batch, whole bool) (ok bool, again time.Duration) {
 	dc := s.t.Delivery
-	for attempt := 0; ; attempt++ {
+	attempt := 0
+	if whole {
+		attempt = s.attempt
+	}
+	for ; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, dc.AttemptTimeout)
 		err := s.sink.Send(actx, b)
 		cancel()
@@ -210,10 +252,10 @@ func (s *shipper) deliver(ctx context.Context, b *Batch) bool {
 		if err == nil {
 			s.m.delivered.Add(n)
 			s.fails = 0
-			return true
+			return true, 0
 		}
 		if ctx.Err() != nil {
-			return false
+			return false, 0
 		}
 		s.m.attemptsFailed.Inc()
 		var pe *PartialError
@@ -223,22 +265,25 @@ func (s *shipper) deliver(ctx context.Context, b *Batch) bool {
 		case IsPermanent(err):
 			s.m.dropPermanent.Add(n)
 			s.logFailure("receiver refused records; dropped", err, n)
-			return true
+			return true, 0
 		case errors.Is(err, ErrTooLarge):
 			if n == 1 {
 				s.m.dropTooLarge.Inc()
 				s.logFailure("record too large for the receiver; dropped", err, 1)
-				return true
+				return true, 0
 			}
 			h := len(b.Events) / 2
-			return s.deliver(ctx, &Batch{Meta: b.Meta, Events: b.Events[:h]}) &&
-				s.deliver(ctx, &Batch{Meta: b.Meta, Events: b.Events[h:]})
+			if ok, _ := s.deliver(ctx, &Batch{Meta: b.Meta, Events: b.Events[:h]}, false); !ok {
+				return false, 0
+			}
+			ok, _ := s.deliver(ctx, &Batch{Meta: b.Meta, Events: b.Events[h:]}, false)
+			return ok, 0
 		case errors.As(err, &pe):
 			taken := n - uint64(len(pe.Failed)) - uint64(len(pe.Permanent))
 			s.m.delivered.Add(taken)
 			s.m.dropPermanent.Add(uint64(len(pe.Permanent)))
 			if len(pe.Failed) == 0 {
-				return true
+				return true, 0
 			}
 			retry := make([]pipeline.Event, 0, len(pe.Failed))
 			for _, i := range pe.Failed {
@@ -247,18 +292,23 @@ func (s *shipper) deliver(ctx context.Context, b *Batch) bool {
 				}
 			}
 			b = &Batch{Meta: b.Meta, Events: retry}
+			whole = false // re-reading would send the taken ones again
 		case errors.As(err, &ra):
 			wait = min(ra.After, dc.MaxRetryAfter)
 		}
 		if dc.MaxRetries >= 0 && attempt >= dc.MaxRetries {
 			s.m.dropExhausted.Add(uint64(len(b.Events)))
 			s.logFailure("retries exhausted; records dropped", err, uint64(len(b.Events)))
-			return true
+			return true, 0
 		}
 		s.m.retried.Add(uint64(len(b.Events)))
 		s.logFailure("delivery failed; will retry", err, uint64(len(b.Events)))
+		if whole {
+			s.attempt = attempt + 1
+			return true, max(wait, 1) // > 0 means "again"
+		}
 		if !sleep(ctx, wait) {
-			return false
+			return false, 0
 		}
 	}
 }

@@ -15,10 +15,11 @@
 # the table. The plugins it created are removed at the end
 # (BENCH_KEEP_PLUGINS=1 keeps them); no other plugin is touched.
 #
-# Knobs (environment): BENCH_QUICK=1 (about 3 minutes), BENCH_LINES,
+# Knobs (environment): BENCH_QUICK=1 (under a minute), BENCH_LINES,
 # BENCH_ROUNDS, BENCH_LOGS_MB, BENCH_PARALLEL, BENCH_PARALLEL_LINES,
 # BENCH_PHASES=e2e,logs,parallel,gobench,compress, BENCH_PROFILE=1 (perf),
-# BENCH_NOP_VARIANTS=plain,nap, BENCH_GO_BENCHTIME, BENCH_FFRECV, BENCH_CORPUS.
+# BENCH_NOP_VARIANTS=plain,nap, BENCH_GO_BENCHTIME, BENCH_FFRECV, BENCH_CORPUS,
+# BENCH_ROWS, BENCH_LOGSHIP_VARIANTS (see test/bench/README.md).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -77,13 +78,15 @@ cleanup() {
   local ids p
   ids=$(docker ps -aq --filter label=logship-bench 2>/dev/null || true)
   if [[ -n $ids ]]; then docker rm -f $ids >/dev/null 2>&1 || true; fi
-  for p in logship-nop:latest logship-nop-plain:latest logship-nop-nap:latest logship-bench:latest; do
+  # (logship-bench-<label>: the BENCH_LOGSHIP_VARIANTS plugins)
+  for p in logship-nop:latest logship-nop-plain:latest logship-nop-nap:latest logship-bench:latest \
+    $(docker plugin ls --format '{{.Name}}' 2>/dev/null | grep '^logship-bench-' || true); do
     if docker plugin inspect "$p" >/dev/null 2>&1; then
       docker plugin disable -f "$p" >/dev/null 2>&1 || true
       docker plugin rm -f "$p" >/dev/null 2>&1 || true
     fi
   done
-  rm -rf /var/lib/docker/logship-bench
+  rm -rf /var/lib/docker/logship-bench /var/lib/docker/logship-bench-*
 }
 trap cleanup EXIT
 

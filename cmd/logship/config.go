@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/docker/go-units"
+
+	"github.com/logship/logship/driver"
 )
 
 // pluginConfig is the plugin-wide configuration, read from the plugin's
@@ -25,6 +28,16 @@ type pluginConfig struct {
 	RingsMaxTotal  int64
 	MaxLineSize    int
 	PartialTimeout time.Duration
+	// ReadCoalesce is the driver's pause after a read that drained a FIFO
+	// (driver.Config.ReadCoalesce); 0 reads at once.
+	ReadCoalesce time.Duration
+	// GCPercent and MemoryLimit set the Go runtime's GC target
+	// (debug.SetGCPercent) and soft memory limit (debug.SetMemoryLimit;
+	// 0 = none). They are logship's own names, not GOGC and GOMEMLIMIT:
+	// the runtime reads those before main, and a malformed GOMEMLIMIT
+	// would crash the plugin at every start instead of being reported.
+	GCPercent   int
+	MemoryLimit int64
 	// PprofAddr serves net/http/pprof for profiling ("" = off).
 	PprofAddr string
 	// RingCodec compresses ring blocks: s2 (fast) or zstd (smaller).
@@ -46,6 +59,8 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 		OrphanMaxAge:   168 * time.Hour,
 		MaxLineSize:    1 << 20,
 		PartialTimeout: 2 * time.Second,
+		ReadCoalesce:   200 * time.Microsecond,
+		GCPercent:      100,
 		MetricsAddr:    "127.0.0.1:9464",
 		RingCodec:      "s2",
 		DefaultOpts:    map[string]string{},
@@ -93,6 +108,7 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 	dur("ORPHAN_GRACE", &c.OrphanGrace)
 	dur("ORPHAN_MAX_AGE", &c.OrphanMaxAge)
 	dur("PARTIAL_TIMEOUT", &c.PartialTimeout)
+	dur("READ_COALESCE", &c.ReadCoalesce)
 	if v, ok := lookup(getenv, "RINGS_MAX_TOTAL"); ok {
 		n, err := units.RAMInBytes(v)
 		if err != nil || n < 0 {
@@ -107,6 +123,22 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 			bad("MAX_LINE_SIZE", "a size from 1k to 8m")
 		} else {
 			c.MaxLineSize = int(n)
+		}
+	}
+	if v, ok := lookup(getenv, "GC_PERCENT"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 25 || n > 10000 {
+			bad("GC_PERCENT", "an integer from 25 to 10000")
+		} else {
+			c.GCPercent = n
+		}
+	}
+	if v, ok := lookup(getenv, "MEMORY_LIMIT"); ok && v != "none" {
+		n, err := units.RAMInBytes(v)
+		if err != nil || n < 0 || n > 0 && n < 16<<20 {
+			bad("MEMORY_LIMIT", "a size of at least 16m, such as 256m, or none")
+		} else {
+			c.MemoryLimit = n
 		}
 	}
 	if v, ok := lookup(getenv, "LOG_OPTS"); ok {
@@ -124,6 +156,9 @@ func loadPluginConfig(getenv func(string) string) (pluginConfig, error) {
 	}
 	if c.PartialTimeout <= 0 {
 		bad("PARTIAL_TIMEOUT", "a positive duration")
+	}
+	if c.ReadCoalesce > driver.MaxReadCoalesce {
+		bad("READ_COALESCE", "a duration from 0 (off) to "+driver.MaxReadCoalesce.String())
 	}
 	return c, errors.Join(errs...)
 }

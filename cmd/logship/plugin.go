@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/logship/logship/driver"
@@ -33,6 +34,10 @@ func runPlugin(ctx context.Context, getenv func(string) string) int {
 }
 
 func servePlugin(ctx context.Context, cfg pluginConfig, getenv func(string) string, log *slog.Logger) error {
+	debug.SetGCPercent(cfg.GCPercent)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	metrics := pipeline.NewMetrics()
 
 	rcfg := ring.DefaultConfig()
@@ -67,6 +72,7 @@ func servePlugin(ctx context.Context, cfg pluginConfig, getenv func(string) stri
 	dcfg.StateDir = filepath.Join(cfg.DataDir, "streams")
 	dcfg.MaxLineSize = cfg.MaxLineSize
 	dcfg.PartialTimeout = cfg.PartialTimeout
+	dcfg.ReadCoalesce = cfg.ReadCoalesce
 	dcfg.Logger = log.With("component", "driver")
 	dcfg.Metrics = metrics
 	drv, err := driver.New(dcfg, be)

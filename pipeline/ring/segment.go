@@ -88,7 +88,10 @@ func (sf *segFile) header(off int64) (blockHeader, error) {
 func (sf *segFile) payload(off int64, h *blockHeader, buf *[]byte) ([]byte, bool, error) {
 	n := int(h.stored) + blockTrailerSize
 	if cap(*buf) < n {
-		*buf = make([]byte, n)
+		// Headroom: compressed sizes vary from block to block, and a buffer
+		// of exactly this one's size would be replaced by the next bigger
+		// one, again and again (readers keep theirs in a pool).
+		*buf = make([]byte, n, n+n/4)
 	}
 	b := (*buf)[:n]
 	if err := sf.readAt(b, off+blockHeaderSize); err != nil {

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -92,15 +93,35 @@ const (
 	maxPooledEvents  = 1 << 16
 )
 
-func getEncoder() *encoder { return encoderPool.Get().(*encoder) }
+// spareEncoder keeps one warm encoder out of the sync.Pool, which the GC
+// empties: an encoder grown for a batch (entries of about twice its line
+// bytes) that had to be grown again after each collection was most of
+// what a shipper still allocated (pprof alloc_space) once the ring's read
+// buffers were pooled. One is enough for the usual single shipper at a
+// time; concurrent Sends fall back to the pool.
+var spareEncoder atomic.Pointer[encoder]
+
+func getEncoder() *encoder {
+	if e := spareEncoder.Swap(nil); e != nil {
+		return e
+	}
+	return encoderPool.Get().(*encoder)
+}
 
 func putEncoder(e *encoder) {
 	if cap(e.entries) > maxPooledEntries || cap(e.ends) > maxPooledEvents || e.zbuf.Cap() > maxPooledEntries {
 		return
 	}
 	e.seen.reset() // it points into the batch's lines
+	if cap(e.entries) <= maxSpareEntries && spareEncoder.CompareAndSwap(nil, e) {
+		return
+	}
 	encoderPool.Put(e)
 }
+
+// maxSpareEntries bounds what the spare pins for the life of the process
+// (a default batch of 1 MiB of lines needs about 2 MiB).
+const maxSpareEntries = 4 << 20
 
 // encodeBatch encodes every event of b into e.entries.
 func (e *encoder) encodeBatch(b *sinks.Batch, opt encodeOptions) {

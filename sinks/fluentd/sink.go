@@ -59,6 +59,12 @@ type Sink struct {
 	// sem is the right to use the connection; a channel rather than a
 	// mutex so that a Send waiting for it honours its context.
 	sem chan struct{}
+	// encoding bounds the Sends that hold an encoded batch: one on the
+	// connection and one being encoded for it. Requests go out one at a
+	// time anyway, and every encoder in hand is about twice its batch's
+	// line bytes: with 20 containers sending at once (the receiver down,
+	// say), 20 encoders were a third of the plugin's peak heap.
+	encoding chan struct{}
 
 	mu     sync.Mutex // guards closed and conn
 	closed bool
@@ -79,6 +85,7 @@ func New(cfg Config, m *pipeline.Metrics) (sinks.Sink, error) {
 		opt:        encodeOptions{subSecond: cfg.SubSecondPrecision},
 		maxRequest: maxRequestBytes,
 		sem:        make(chan struct{}, 1),
+		encoding:   make(chan struct{}, 2),
 	}
 	if cfg.TLS {
 		tc, err := cfg.tlsConfig()
@@ -113,6 +120,12 @@ func (s *Sink) Send(ctx context.Context, b *sinks.Batch) error {
 	if b == nil || len(b.Events) == 0 {
 		return nil
 	}
+	select {
+	case s.encoding <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("fluentd: waiting to encode: %w", ctx.Err())
+	}
+	defer func() { <-s.encoding }()
 	e := getEncoder()
 	defer putEncoder(e)
 	e.encodeBatch(b, s.opt)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -71,6 +72,7 @@ type pluginSpec struct {
 	Name     string   // with tag
 	Dir      string   // config.json + rootfs/
 	Settings []string // docker plugin set KEY=VALUE ...
+	DataDir  string   // host folder of its data, removed at the end ("" none)
 }
 
 // installPlugin (re)creates and enables p.
@@ -102,6 +104,26 @@ func (b *bench) ensurePlugin(p pluginSpec) error {
 		_, err := b.docker(2*time.Minute, "plugin", "enable", "--timeout", "0", p.Name)
 		return err
 	}
+}
+
+// freshPlugin restarts one of the benchmark's logship plugins with an
+// empty data folder, so that no shipper of an earlier run (still retrying
+// against a receiver that is down) is in the next measurement.
+func (b *bench) freshPlugin(name string) error {
+	for _, p := range b.plugins {
+		if p.Name != name || p.DataDir == "" {
+			continue
+		}
+		if _, err := b.docker(2*time.Minute, "plugin", "disable", "-f", name); err != nil {
+			return err
+		}
+		if err := os.RemoveAll(p.DataDir); err != nil {
+			return err
+		}
+		_, err := b.docker(2*time.Minute, "plugin", "enable", "--timeout", "0", name)
+		return err
+	}
+	return nil // not ours (BENCH_LOGSHIP_PLUGIN): leave it alone
 }
 
 func (b *bench) removePlugin(name string) {
@@ -191,6 +213,40 @@ func (c *countLines) Write(p []byte) (int, error) {
 	c.lines += int64(bytes.Count(p, []byte{'\n'}))
 	c.bytes += int64(len(p))
 	return len(p), nil
+}
+
+// lineCounter counts lines, and lines holding needle (if set).
+type lineCounter struct {
+	needle      []byte
+	lines, hits int64
+	part        []byte // the unfinished last line
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			if len(c.part) < 1<<20 {
+				c.part = append(c.part, p...)
+			}
+			break
+		}
+		c.lines++
+		if len(c.needle) > 0 {
+			line := p[:i]
+			if len(c.part) > 0 {
+				c.part = append(c.part, line...)
+				line = c.part
+			}
+			if bytes.Contains(line, c.needle) {
+				c.hits++
+			}
+		}
+		c.part = c.part[:0]
+		p = p[i+1:]
+	}
+	return n, nil
 }
 
 // logsCount returns how many lines `docker logs` prints for a container.

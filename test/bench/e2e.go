@@ -15,10 +15,11 @@ type driverRow struct {
 	Label    string   `json:"label"`
 	Driver   string   `json:"driver"`
 	Opts     []string `json:"opts,omitempty"`
-	Plugin   string   `json:"plugin,omitempty"` // managed plugin whose process is measured
-	Readable bool     `json:"readable"`         // docker logs works
-	Receiver bool     `json:"receiver"`         // lines go to the Fluentd receiver
-	Skip     string   `json:"skip,omitempty"`   // why the row is not available
+	Plugin   string   `json:"plugin,omitempty"`   // managed plugin whose process is measured
+	Readable bool     `json:"readable"`           // docker logs works
+	Receiver string   `json:"receiver,omitempty"` // the receiver the lines go to (recvFluentd, ...)
+	Skip     string   `json:"skip,omitempty"`     // why the row is not available
+	Fresh    bool     `json:"fresh,omitempty"`    // restart the plugin with empty data before and after each run
 }
 
 func (d *driverRow) runArgs(name string) []string {
@@ -30,7 +31,7 @@ func (d *driverRow) runArgs(name string) []string {
 }
 
 // drivers returns the rows of the end-to-end table, the do-nothing plugin
-// first (every ratio is to it).
+// first (every ratio is to it), filtered by BENCH_ROWS.
 func (b *bench) drivers() []*driverRow {
 	rows := []*driverRow{
 		{Key: "nop", Label: "do-nothing plugin (ceiling)", Driver: b.nop, Opts: []string{"cache-disabled=true"}, Plugin: b.nop},
@@ -43,56 +44,66 @@ func (b *bench) drivers() []*driverRow {
 		rows = append(rows, &driverRow{Key: "nop-" + v, Label: labels[v], Driver: b.nopVars[i],
 			Opts: []string{"cache-disabled=true"}, Plugin: b.nopVars[i]})
 	}
+	ls := b.cfg.LogshipPlugin
 	rows = append(rows,
-		&driverRow{Key: "logship", Label: "logship (ring only)", Driver: b.cfg.LogshipPlugin, Plugin: b.cfg.LogshipPlugin, Readable: true},
-		b.logshipFluentdRow(),
+		&driverRow{Key: "logship-nomask", Label: "logship, masking off (ring only)", Driver: ls, Plugin: ls, Readable: true,
+			Opts: []string{"redact=false"}},
+		&driverRow{Key: "logship", Label: "logship (ring only)", Driver: ls, Plugin: ls, Readable: true},
+		b.sinkRow("logship-fluentd", "logship + masking + Fluentd sink", ls, recvFluentd),
+		b.sinkRow("logship-syslog", "logship + masking + syslog sink (rsyslog, TCP)", ls, recvSyslog),
+		b.sinkRow("logship-http", "logship + masking + HTTP sink (VictoriaLogs ndjson)", ls, recvHTTP),
+	)
+	for _, v := range b.lsVars {
+		rows = append(rows,
+			&driverRow{Key: "logship@" + v.Label, Label: "logship [" + v.Label + "] (ring only)", Driver: v.Plugin, Plugin: v.Plugin, Readable: true},
+			b.sinkRow("logship-fluentd@"+v.Label, "logship ["+v.Label+"] + masking + Fluentd sink", v.Plugin, recvFluentd))
+	}
+	rows = append(rows,
 		&driverRow{Key: "json-file", Label: "Docker json-file", Driver: "json-file", Readable: true},
 		&driverRow{Key: "local", Label: "Docker local", Driver: "local", Readable: true},
-		b.dockerFluentdRow(),
+		b.sinkRow("fluentd", "Docker fluentd", "fluentd", recvFluentd),
+		b.sinkRow("syslog", "Docker syslog (rfc5424, TCP)", "syslog", recvSyslog),
 	)
-	return rows
+	return b.filterRows(rows)
 }
 
-func (b *bench) logshipFluentdRow() *driverRow {
-	d := &driverRow{Key: "logship-fluentd", Label: "logship + masking + Fluentd sink", Driver: b.cfg.LogshipPlugin,
-		Plugin: b.cfg.LogshipPlugin, Readable: true, Receiver: true}
-	addr := "127.0.0.1:24224"
-	if b.recv != nil {
-		addr = b.recv.addr
+// filterRows keeps the rows named in BENCH_ROWS (and always the ceiling).
+func (b *bench) filterRows(rows []*driverRow) []*driverRow {
+	if len(b.cfg.Rows) == 0 {
+		return rows
 	}
-	d.Opts = []string{"fluentd-address=tcp://" + addr}
-	// Does logship accept the option yet? (The sinks are being built.)
-	name := b.newName("probe")
-	_, err := b.docker(time.Minute, append(append([]string{"run", "--rm"}, d.runArgs(name)...), b.cfg.Image, "true")...)
-	_, _ = b.docker(time.Minute, "rm", "-f", name)
-	switch {
-	case err != nil:
-		msg := err.Error()
-		if i := strings.Index(msg, "Error response from daemon:"); i >= 0 {
-			msg = strings.TrimSpace(msg[i+len("Error response from daemon:"):])
-		}
-		d.Skip = "not available yet: logship rejects fluentd-address (" + truncate(msg, 160) + ")"
-	case b.recv == nil:
-		d.Skip = "not available: no Fluentd receiver (ffrecv) found" + ffrecvHint(b.ffrecv)
-	}
-	return d
+	return slices.DeleteFunc(rows, func(d *driverRow) bool {
+		return d.Key != "nop" && !slices.Contains(b.cfg.Rows, d.Key)
+	})
 }
 
-func (b *bench) dockerFluentdRow() *driverRow {
-	d := &driverRow{Key: "fluentd", Label: "Docker fluentd", Driver: "fluentd", Receiver: true}
-	if b.recv == nil {
-		d.Skip = "not available: no Fluentd receiver (ffrecv) found" + ffrecvHint(b.ffrecv)
+// sinkRow is a row that delivers to one of the benchmark's receivers:
+// logship with that sink's option, or Docker's driver of that protocol.
+func (b *bench) sinkRow(key, label, driver, kind string) *driverRow {
+	d := &driverRow{Key: key, Label: label, Driver: driver, Receiver: kind}
+	logship := driver != "fluentd" && driver != "syslog"
+	if logship {
+		d.Plugin, d.Readable = driver, true
+	}
+	r := b.recvs[kind]
+	if r == nil {
+		d.Skip = "not available: " + b.recvSkip[kind]
 		return d
 	}
-	d.Opts = []string{"fluentd-address=" + b.recv.addr, "tag=bench"}
-	return d
-}
-
-func ffrecvHint(found string) string {
-	if found != "" {
-		return " (" + found + " did not start)"
+	switch kind {
+	case recvFluentd:
+		if logship {
+			d.Opts = []string{"fluentd-address=tcp://" + r.Addr()}
+		} else {
+			d.Opts = []string{"fluentd-address=" + r.Addr(), "tag=bench"}
+		}
+	case recvSyslog:
+		// The same format for both: RFC 5424 over TCP (octet counted).
+		d.Opts = []string{"syslog-address=tcp://" + r.Addr(), "syslog-format=rfc5424"}
+	case recvHTTP:
+		d.Opts = []string{"http-url=" + r.(*vlRecv).IngestURL()}
 	}
-	return " (looked at $BENCH_FFRECV, /var/cache/logship-test/bin/ffrecv and paths in test/setup.sh)"
+	return d
 }
 
 func truncate(s string, n int) string {
@@ -119,6 +130,7 @@ type runSample struct {
 	PluginPeakKB  int64   `json:"plugin_peak_rss_kb"`
 	PluginWakeups int64   `json:"plugin_wakeups"` // voluntary context switches of the plugin's threads
 	Delivered     int64   `json:"delivered"`      // lines seen by docker logs / the receiver; -1 not checked
+	Unmasked      int64   `json:"unmasked"`       // of those, lines still holding a planted secret; -1 not checked
 	Err           string  `json:"error,omitempty"`
 }
 
@@ -129,15 +141,15 @@ type cpuSnap struct {
 	at                             time.Time
 }
 
-func (b *bench) snap(pluginPid, dockerdPid int) cpuSnap {
+func (b *bench) snap(pluginPid, dockerdPid, recvPid int) cpuSnap {
 	s := cpuSnap{plugin: -1, recv: -1}
 	if pluginPid > 0 {
 		s.plugin, _ = cpuMicros(pluginPid)
 		s.pluginCS = ctxSwitches(pluginPid)
 	}
 	s.dockerd, _ = cpuMicros(dockerdPid)
-	if b.recv != nil {
-		s.recv, _ = cpuMicros(b.recv.pid())
+	if recvPid > 0 {
+		s.recv, _ = cpuMicros(recvPid)
 	}
 	s.machine = machineBusyMicros()
 	s.at = time.Now()
@@ -164,8 +176,8 @@ func settle(pid int) {
 
 // runOne runs one container that cats file (lines lines) through d and
 // measures it. verify counts what arrived.
-func (b *bench) runOne(d *driverRow, file string, lines int, verify bool) (runSample, error) {
-	s := runSample{Key: d.Key, Lines: lines, Delivered: -1, PluginCPUus: -1, ReceiverCPUus: -1}
+func (b *bench) runOne(d *driverRow, shape, file string, lines int, verify bool) (runSample, error) {
+	s := runSample{Key: d.Key, Lines: lines, Delivered: -1, Unmasked: -1, PluginCPUus: -1, ReceiverCPUus: -1}
 	name := b.newName(d.Key)
 	defer func() { _, _ = b.docker(2*time.Minute, "rm", "-f", name) }()
 	bar, err := b.startBlocked(d, []string{name}, file)
@@ -183,10 +195,13 @@ func (b *bench) runOne(d *driverRow, file string, lines int, verify bool) (runSa
 			return s, fmt.Errorf("reset peak RSS of the plugin: %w", err)
 		}
 	}
-	if d.Receiver && b.recv != nil {
-		b.recv.reset()
+	recv := b.recvs[d.Receiver]
+	rpid := 0
+	if recv != nil {
+		recv.Begin(name)
+		rpid = recv.Pid()
 	}
-	c0 := b.snap(ppid, dpid)
+	c0 := b.snap(ppid, dpid, rpid)
 	if err := bar.release(); err != nil {
 		return s, err
 	}
@@ -195,20 +210,20 @@ func (b *bench) runOne(d *driverRow, file string, lines int, verify bool) (runSa
 		return s, err
 	}
 	s.HostWallSec = time.Since(c0.at).Seconds()
-	if d.Receiver && b.recv != nil {
+	if recv != nil {
 		// Every round, before the CPU snapshot: a sink that ships from the
 		// ring goes on after the container exits, and its cost belongs to
 		// this run, not to the next one.
-		s.Delivered = b.recv.waitCount(int64(lines), 2*time.Minute)
+		s.Delivered = waitRecv(recv, name, int64(lines), 3*time.Minute)
 	}
 	settle(ppid)
-	c1 := b.snap(ppid, dpid)
+	c1 := b.snap(ppid, dpid, rpid)
 	if ppid > 0 {
 		s.PluginPeakKB, _ = statusKB(ppid, "VmHWM")
 		s.PluginCPUus = c1.plugin - c0.plugin
 		s.PluginWakeups = c1.pluginCS - c0.pluginCS
 	}
-	if c0.recv >= 0 && d.Receiver {
+	if c0.recv >= 0 && recv != nil {
 		s.ReceiverCPUus = c1.recv - c0.recv
 	}
 	s.DockerdCPUus = c1.dockerd - c0.dockerd
@@ -233,14 +248,33 @@ func (b *bench) runOne(d *driverRow, file string, lines int, verify bool) (runSa
 	}
 	s.LinesPerSec = float64(lines) / s.WallSec
 	if verify {
-		if d.Readable && !d.Receiver {
-			if s.Delivered, err = b.logsCount(name); err != nil {
+		needle := ""
+		if shape == shapeJSON {
+			needle = plantedSecret
+		}
+		switch {
+		case recv != nil:
+			if needle != "" {
+				s.Unmasked = recv.Holding(name, needle)
+			}
+		case d.Readable:
+			var c lineCounter
+			c.needle = []byte(needle)
+			if _, err := b.dockerTo(10*time.Minute, &c, "logs", name); err != nil {
 				return s, err
+			}
+			s.Delivered = c.lines
+			if needle != "" {
+				s.Unmasked = c.hits
 			}
 		}
 	}
 	return s, nil
 }
+
+// plantedSecret is in every JSON line (the password's value starts with
+// it); a masked line no longer holds it.
+const plantedSecret = "hunter2"
 
 // e2eRow is the summary of a driver × shape over the rounds.
 type e2eRow struct {
@@ -261,6 +295,7 @@ type e2eRow struct {
 	PluginPeakMB    float64 `json:"plugin_peak_rss_mb"`
 	Delivered       int64   `json:"delivered"`
 	DeliveredOf     int64   `json:"delivered_of"`
+	Unmasked        int64   `json:"unmasked"` // delivered lines still holding the planted secret (JSON, round 1); -1 not checked
 	Errors          string  `json:"errors,omitempty"`
 	linesPerRound   map[int]float64
 	nopLinesByRound map[int]float64
@@ -291,7 +326,7 @@ func (b *bench) runE2E() error {
 				var s runSample
 				err := b.retry(fmt.Sprintf("round %d %s %s", round, shape, d.Key), func() error {
 					var err error
-					s, err = b.runOne(d, files[shape], b.cfg.Lines, round == 1)
+					s, err = b.runOne(d, shape, files[shape], b.cfg.Lines, round == 1)
 					return err
 				})
 				s.Round, s.Shape = round, shape
@@ -342,7 +377,7 @@ func summarizeE2E(rows []*driverRow, runs []runSample, lines int) []e2eRow {
 		}
 		for _, d := range rows {
 			r := e2eRow{Shape: shape, Key: d.Key, Label: d.Label, Driver: d.Driver, Opts: strings.Join(d.Opts, " "), Skip: d.Skip,
-				Delivered: -1, DeliveredOf: int64(lines)}
+				Delivered: -1, DeliveredOf: int64(lines), Unmasked: -1}
 			var rate, ratio, plug, dock, recv, other, peak, wake []float64
 			var errs []string
 			for _, s := range runs {
@@ -373,6 +408,9 @@ func summarizeE2E(rows []*driverRow, runs []runSample, lines int) []e2eRow {
 				}
 				if s.Delivered >= 0 {
 					r.Delivered = s.Delivered
+				}
+				if s.Unmasked >= 0 {
+					r.Unmasked = s.Unmasked
 				}
 			}
 			r.LinesPerSec, r.RatioNop = median(rate), median(ratio)
@@ -569,10 +607,24 @@ func (b *bench) runParallel() error {
 	if err != nil {
 		return err
 	}
+	// A receiver that is down: a loopback port nobody listens on, so every
+	// attempt is refused and each shipper keeps its batch and backs off.
+	downPort, err := freePort()
+	if err != nil {
+		return err
+	}
+	down := []string{fmt.Sprintf("fluentd-address=tcp://127.0.0.1:%d", downPort)}
+	ls := b.cfg.LogshipPlugin
 	rows := []*driverRow{
 		{Key: "nop", Label: "do-nothing plugin", Driver: b.nop, Opts: []string{"cache-disabled=true"}, Plugin: b.nop},
-		{Key: "logship", Label: "logship (ring only)", Driver: b.cfg.LogshipPlugin, Plugin: b.cfg.LogshipPlugin, Readable: true},
+		{Key: "logship", Label: "logship (ring only)", Driver: ls, Plugin: ls, Readable: true},
+		{Key: "logship-fluentd-down", Label: "logship + masking + Fluentd sink, receiver down", Driver: ls, Plugin: ls, Readable: true, Opts: down, Fresh: true},
 	}
+	for _, v := range b.lsVars {
+		rows = append(rows, &driverRow{Key: "logship-fluentd-down@" + v.Label, Label: "logship [" + v.Label + "] + Fluentd sink, receiver down",
+			Driver: v.Plugin, Plugin: v.Plugin, Readable: true, Opts: down, Fresh: true})
+	}
+	rows = b.filterRows(rows)
 	type sample struct {
 		rate, plug, dock, peak float64
 		delivered              int64
@@ -641,8 +693,20 @@ func (b *bench) parallelOne(d *driverRow, file string, verify bool) (runSample, 
 	for i := range names {
 		names[i] = b.newName(fmt.Sprintf("par-%s-%d", d.Key, i))
 	}
+	if d.Fresh {
+		if err := b.freshPlugin(d.Plugin); err != nil {
+			return s, err
+		}
+	}
 	defer func() {
 		_, _ = b.docker(5*time.Minute, append([]string{"rm", "-f"}, names...)...)
+		if d.Fresh {
+			// Its shippers would go on retrying (and holding their batches)
+			// through the next rows.
+			if err := b.freshPlugin(d.Plugin); err != nil {
+				b.logf("warning: %v", err)
+			}
+		}
 	}()
 	barrier, err := b.startBlocked(d, names, file)
 	if err != nil {
@@ -659,7 +723,7 @@ func (b *bench) parallelOne(d *driverRow, file string, verify bool) (runSample, 
 			return s, err
 		}
 	}
-	c0 := b.snap(ppid, dpid)
+	c0 := b.snap(ppid, dpid, 0)
 	t0 := c0.at
 	if err := barrier.release(); err != nil {
 		return s, err
@@ -670,7 +734,7 @@ func (b *bench) parallelOne(d *driverRow, file string, verify bool) (runSample, 
 		return s, err
 	}
 	settle(ppid)
-	c1 := b.snap(ppid, dpid)
+	c1 := b.snap(ppid, dpid, 0)
 	if ppid > 0 {
 		s.PluginPeakKB, _ = statusKB(ppid, "VmHWM")
 		s.PluginCPUus = c1.plugin - c0.plugin

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -31,6 +32,48 @@ type config struct {
 	Image         string   `json:"image"`
 	LogshipPlugin string   `json:"logship_plugin"` // the plugin measured as "logship"
 	Corpus        string   `json:"corpus"`
+	Rows          []string `json:"rows,omitempty"`             // BENCH_ROWS: only these row keys (and nop)
+	Variants      string   `json:"logship_variants,omitempty"` // BENCH_LOGSHIP_VARIANTS
+}
+
+// logshipVariant is another logship plugin measured in the same run
+// (BENCH_LOGSHIP_VARIANTS), for before/after comparisons: other plugin
+// settings, or another build (a plugin folder made like build/bench/logship-plugin).
+type logshipVariant struct {
+	Label    string   `json:"label"`
+	Plugin   string   `json:"plugin"`
+	Dir      string   `json:"dir,omitempty"` // "" = this work tree's build
+	Settings []string `json:"settings,omitempty"`
+}
+
+// parseVariants reads "label [KEY=VALUE...] [/plugin/folder]; ..." .
+func parseVariants(spec string) []logshipVariant {
+	var out []logshipVariant
+	for _, part := range strings.Split(spec, ";") {
+		f := strings.Fields(part)
+		if len(f) == 0 {
+			continue
+		}
+		v := logshipVariant{Label: f[0]}
+		for _, c := range v.Label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				fatalf("BENCH_LOGSHIP_VARIANTS: label %q: use a-z, 0-9 and -", v.Label)
+			}
+		}
+		for _, tok := range f[1:] {
+			switch {
+			case strings.HasPrefix(tok, "/"):
+				v.Dir = tok
+			case strings.Contains(tok, "="):
+				v.Settings = append(v.Settings, tok)
+			default:
+				fatalf("BENCH_LOGSHIP_VARIANTS: %q is neither KEY=VALUE nor an absolute plugin folder", tok)
+			}
+		}
+		v.Plugin = "logship-bench-" + v.Label + ":latest"
+		out = append(out, v)
+	}
+	return out
 }
 
 var allPhases = []string{"e2e", "logs", "parallel", "gobench", "compress"}
@@ -52,20 +95,21 @@ func fatalf(format string, args ...any) {
 }
 
 type bench struct {
-	cfg     config
-	repo    string
-	out     string // build/bench
-	dataDir string // bind-mounted at /data
-	plugins []pluginSpec
-	logship pluginSpec // the logship plugin when we installed it
-	nop     string     // do-nothing plugin name
-	nopVars []string   // plugin names of the nop variants, as NopVariants
-	ffrecv  string
-	recv    *receiver
-	retries int
-	seq     int
-	res     *results
-	start   time.Time
+	cfg      config
+	repo     string
+	out      string // build/bench
+	dataDir  string // bind-mounted at /data
+	plugins  []pluginSpec
+	logship  pluginSpec // the logship plugin when we installed it
+	nop      string     // do-nothing plugin name
+	nopVars  []string   // plugin names of the nop variants, as NopVariants
+	lsVars   []logshipVariant
+	recvs    map[string]sinkRecv // running receivers, by kind (recvFluentd, ...)
+	recvSkip map[string]string   // why a receiver is not running
+	retries  int
+	seq      int
+	res      *results
+	start    time.Time
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -80,7 +124,8 @@ func (b *bench) note(format string, args ...any) {
 
 func (b *bench) newName(what string) string {
 	b.seq++
-	return fmt.Sprintf("logship-bench-%d-%s-%d", os.Getpid(), what, b.seq)
+	// Row keys of variants hold '@', which container names may not.
+	return fmt.Sprintf("logship-bench-%d-%s-%d", os.Getpid(), strings.ReplaceAll(what, "@", "-at-"), b.seq)
 }
 
 func (b *bench) phase(name string) bool { return slices.Contains(b.cfg.Phases, name) }
@@ -130,6 +175,12 @@ func main() {
 			fatalf("BENCH_NOP_VARIANTS: unknown variant %q (plain, nap)", v)
 		}
 	}
+	for _, r := range strings.Split(os.Getenv("BENCH_ROWS"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.Rows = append(cfg.Rows, r)
+		}
+	}
+	cfg.Variants = os.Getenv("BENCH_LOGSHIP_VARIANTS")
 	cfg.Phases = allPhases
 	if p := os.Getenv("BENCH_PHASES"); p != "" {
 		cfg.Phases = strings.Split(p, ",")
@@ -224,13 +275,35 @@ func (b *bench) setupDocker(logshipDir, nopDir string) error {
 		// `make install` cannot replace the plugin under a run. It needs
 		// its own data folder (the ring store is locked by one process)
 		// and metrics port.
-		b.logship = pluginSpec{Name: "logship-bench:latest", Dir: logshipDir, Settings: []string{
+		b.logship = pluginSpec{Name: "logship-bench:latest", Dir: logshipDir, DataDir: "/var/lib/docker/logship-bench", Settings: []string{
 			"DATA_DIR=/var/lib/docker/logship-bench",
 			"METRICS_ADDR=127.0.0.1:9475",
 		}}
 		b.cfg.LogshipPlugin = b.logship.Name
 		_ = os.RemoveAll("/var/lib/docker/logship-bench")
 		b.plugins = append(b.plugins, b.logship)
+		for i, v := range parseVariants(b.cfg.Variants) {
+			// dockerd refuses two plugins of the same content: each variant
+			// is a copy with a marker file.
+			src := v.Dir
+			if src == "" {
+				src = logshipDir
+			}
+			dir := filepath.Join(b.out, "logship-plugin-"+v.Label)
+			_ = os.RemoveAll(dir)
+			if out, err := exec.Command("cp", "-a", src, dir).CombinedOutput(); err != nil {
+				return fmt.Errorf("variant %s: copy %s: %v: %s", v.Label, src, err, out)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "rootfs", "variant"), []byte(v.Label+"\n"), 0o644); err != nil {
+				return err
+			}
+			data := "/var/lib/docker/logship-bench-" + v.Label
+			_ = os.RemoveAll(data)
+			spec := pluginSpec{Name: v.Plugin, Dir: dir, DataDir: data, Settings: append([]string{
+				"DATA_DIR=" + data, fmt.Sprintf("METRICS_ADDR=127.0.0.1:%d", 9476+i)}, v.Settings...)}
+			b.plugins = append(b.plugins, spec)
+			b.lsVars = append(b.lsVars, v)
+		}
 	} else if _, err := b.docker(30*time.Second, "plugin", "inspect", b.cfg.LogshipPlugin); err != nil {
 		return fmt.Errorf("BENCH_LOGSHIP_PLUGIN=%s is not installed: %w", b.cfg.LogshipPlugin, err)
 	}
@@ -242,16 +315,7 @@ func (b *bench) setupDocker(logshipDir, nopDir string) error {
 		}
 	}
 
-	b.ffrecv = findFFRecv(os.Getenv("BENCH_FFRECV"), b.repo)
-	if b.ffrecv != "" {
-		r, err := startReceiver(b.ffrecv, filepath.Join(b.out, "ffrecv"))
-		if err != nil {
-			b.note("Fluentd receiver %s did not start: %v", b.ffrecv, err)
-		} else {
-			b.recv = r
-			b.logf("Fluentd receiver %s on %s", b.ffrecv, r.addr)
-		}
-	}
+	b.startReceivers()
 	return nil
 }
 
@@ -259,10 +323,7 @@ func (b *bench) setupDocker(logshipDir, nopDir string) error {
 // logship:latest and every other plugin are left alone.
 func (b *bench) teardown() {
 	b.sweep()
-	if b.recv != nil {
-		b.recv.stop()
-		b.recv = nil
-	}
+	b.stopReceivers()
 	if os.Getenv("BENCH_KEEP_PLUGINS") == "1" {
 		return
 	}
@@ -271,6 +332,11 @@ func (b *bench) teardown() {
 	}
 	if b.logship.Name != "" {
 		_ = os.RemoveAll("/var/lib/docker/logship-bench")
+	}
+	for _, p := range b.plugins {
+		if p.DataDir != "" {
+			_ = os.RemoveAll(p.DataDir)
+		}
 	}
 	b.plugins = nil
 }

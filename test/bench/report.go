@@ -226,6 +226,8 @@ func (b *bench) markdown() string {
 	p("| run | `%s`%s; %s s; %d retried step(s) |\n", r.Command, envString(r.Env), num(r.DurationSec, 0), r.Retries)
 	p("\nPerformance is reported as ratios to a baseline measured in the same run, never as pass/fail.\n")
 
+	b.targets(p)
+
 	if len(r.E2E) > 0 {
 		c := r.Config
 		p("\n## 1. End to end through dockerd\n\n")
@@ -233,22 +235,29 @@ func (b *bench) markdown() string {
 			"Median of %d interleaved round(s); × nop is the median of per-round ratios to the do-nothing plugin. "+
 			"CPU is utime+stime from /proc/<pid>/stat around the run (start → exit, plugin settled), per line; \"other load\" is the rest of the machine's busy time "+
 			"in that window, in cores (the container, containerd and its shim, and whatever else runs on the shared machine: a noise indicator, out of %d cores). Wake-ups are the plugin threads' voluntary context switches (a FIFO reader sleeping for data). Peak RSS is the plugin's VmHWM after resetting it (clear_refs 5). "+
-			"Delivered counts `docker logs` lines (or the receiver's records) on round 1.\n", num(float64(c.Lines), 0), c.Rounds, r.Machine.Cores)
+			"Delivered counts `docker logs` lines on round 1, or the receiver's records every round (the plugin's CPU is read once they all arrived, so a sink's work counts). "+
+			"Secret kept: of the lines delivered in round 1 (JSON shape), how many still hold the planted password (`%s…`): 0 means masked. "+
+			"Receivers (the benchmark's own instances, loopback): Fluentd = ffrecv, syslog = rsyslogd imtcp, HTTP = VictoriaLogs /insert/jsonline (logship's default gzip).\n",
+			num(float64(c.Lines), 0), c.Rounds, r.Machine.Cores, plantedSecret)
 		for _, shape := range []string{shapeJSON, shapeText} {
 			p("\n**%s lines (%d bytes + newline)**\n\n", map[string]string{shapeJSON: "JSON", shapeText: "Plain text"}[shape], lineLen(shape))
-			p("| driver | lines/s | × nop | plugin µs/line | dockerd µs/line | receiver µs/line | other load | plugin wake-ups /1k lines | plugin peak RSS | delivered |\n")
-			p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+			p("| driver | lines/s | × nop | plugin µs/line | dockerd µs/line | receiver µs/line | other load | plugin wake-ups /1k lines | plugin peak RSS | delivered | secret kept |\n")
+			p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 			for _, e := range r.E2E {
 				if e.Shape != shape {
 					continue
 				}
 				if e.Skip != "" {
-					p("| %s | %s | | | | | | | | |\n", e.Label, e.Skip)
+					p("| %s | %s | | | | | | | | | |\n", e.Label, e.Skip)
 					continue
 				}
 				if e.Runs == 0 {
-					p("| %s | failed: %s | | | | | | | | |\n", e.Label, truncate(e.Errors, 200))
+					p("| %s | failed: %s | | | | | | | | | |\n", e.Label, truncate(e.Errors, 200))
 					continue
+				}
+				kept := "—"
+				if e.Unmasked >= 0 {
+					kept = num(float64(e.Unmasked), 0)
 				}
 				deliv := "n/a"
 				if e.Delivered >= 0 {
@@ -258,8 +267,8 @@ func (b *bench) markdown() string {
 				if !math.IsNaN(e.PluginPeakMB) {
 					peak = num(e.PluginPeakMB, 1) + " MB"
 				}
-				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Label, num(e.LinesPerSec, 0), num(e.RatioNop, 2),
-					num(e.PluginUsLine, 2), num(e.DockerdUsLine, 2), num(e.ReceiverUsLine, 2), num(e.OtherCores, 2), num(e.WakeupsPer1k, 1), peak, deliv)
+				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", e.Label, num(e.LinesPerSec, 0), num(e.RatioNop, 2),
+					num(e.PluginUsLine, 2), num(e.DockerdUsLine, 2), num(e.ReceiverUsLine, 2), num(e.OtherCores, 2), num(e.WakeupsPer1k, 1), peak, deliv, kept)
 			}
 		}
 		for _, e := range r.E2E {
@@ -276,7 +285,7 @@ func (b *bench) markdown() string {
 				continue
 			}
 			args := strings.Join((&driverRow{Driver: d.Driver, Opts: d.Opts}).runArgs("NAME"), " ")
-			p("docker create %s -v %s:/data:ro -v %s:/barrier:ro %s sh -c 'read x </barrier/B; exec cat /data/json-%d-1.log'   # %s\n",
+			p("docker create %s -v %s:/data:ro -v %s:/barrier:ro %s sh -c 'read x </barrier/B; exec cat /data/json-v2-%d-1.log'   # %s\n",
 				args, rel(b.repo, b.dataDir), rel(b.repo, filepath.Join(b.out, "barrier")), r.Config.Image, r.Config.Lines, d.Key)
 		}
 		p("docker start NAME   # then wait for /proc/PID/wchan = wait_for_partner, snapshot /proc, open+close B (release)\n")
@@ -422,4 +431,62 @@ func rel(base, p string) string {
 		return r
 	}
 	return p
+}
+
+// targets writes the table of issue 5's targets (DESIGN.md's performance
+// budget) from this run's figures; a target whose measurement did not run
+// is left out.
+func (b *bench) targets(p func(string, ...any)) {
+	r := b.res
+	type row struct{ target, measured, verdict string }
+	var rows []row
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	e2e := func(shape, key string) (e2eRow, bool) {
+		for _, e := range r.E2E {
+			if e.Shape == shape && e.Key == key && e.Runs > 0 {
+				return e, true
+			}
+		}
+		return e2eRow{}, false
+	}
+	for _, shape := range []string{shapeJSON, shapeText} {
+		if e, ok := e2e(shape, "logship-fluentd"); ok {
+			rows = append(rows, row{fmt.Sprintf("logship + masking + Fluentd ≥ 0.95× the do-nothing plugin (%s lines)", shape),
+				num(e.RatioNop, 2) + "×", verdict(e.RatioNop >= 0.95)})
+		}
+	}
+	nop, _ := e2e(shapeJSON, "nop")
+	for _, key := range []string{"logship-fluentd", "logship"} {
+		if e, ok := e2e(shapeJSON, key); ok {
+			rows = append(rows, row{fmt.Sprintf("%s: plugin CPU ≤ 1.5 µs/line (JSON; the do-nothing plugin's read loop: %s)", e.Label, num(nop.PluginUsLine, 2)),
+				num(e.PluginUsLine, 2) + " µs", verdict(e.PluginUsLine <= 1.5)})
+		}
+	}
+	for _, g := range r.GoBench {
+		name := strings.TrimPrefix(g.Name, "Benchmark")
+		if strings.HasSuffix(g.Package, "cmd/logship") && (name == "Pipeline" || name == "PipelineSecrets") {
+			if ls, ok := g.Metrics["lines/s"]; ok {
+				rows = append(rows, row{"in-process pipeline ≥ 500,000 lines/s on one core (Benchmark" + name + ", -cpu 1)",
+					num(ls, 0) + " lines/s (" + num(g.Metrics["ns/op"], 0) + " ns/line)", verdict(ls >= 500_000)})
+			}
+		}
+	}
+	for _, x := range r.Parallel {
+		if x.Key == "logship-fluentd-down" && x.Runs > 0 {
+			rows = append(rows, row{fmt.Sprintf("peak RSS ≤ 64 MiB, %d containers at full speed, receiver down", x.Containers),
+				num(x.PluginPeakMB, 1) + " MiB", verdict(x.PluginPeakMB <= 64)})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	p("\n## Targets (DESIGN.md's budget, issue 5)\n\n| target | measured | |\n|---|--:|---|\n")
+	for _, x := range rows {
+		p("| %s | %s | %s |\n", x.target, x.measured, x.verdict)
+	}
 }
