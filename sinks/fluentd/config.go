@@ -2,7 +2,6 @@ package fluentd
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -339,41 +338,17 @@ func (c Config) check(p *pipeline.OptionParser) {
 // tlsConfig builds the client TLS configuration. Errors are
 // *pipeline.OptionError naming the option whose file failed.
 func (c Config) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: c.TLSSkipVerify, //nolint:gosec // the user asked for it (fluentd-tls-skip-verify)
-		ServerName:         c.TLSServerName,
+	f := sinks.TLSFiles{
+		CAFile: c.TLSCAFile, CertFile: c.TLSCertFile, KeyFile: c.TLSKeyFile,
+		CAOpt: OptTLSCACert, CertOpt: OptTLSCert, KeyOpt: OptTLSKey,
+		ServerName: c.TLSServerName, SkipVerify: c.TLSSkipVerify,
 	}
-	if tc.ServerName == "" && c.Network == "tcp" {
+	if f.ServerName == "" && c.Network == "tcp" {
 		if host, _, err := net.SplitHostPort(c.Address); err == nil {
-			tc.ServerName = host
+			f.ServerName = host
 		}
 	}
-	var errs []error
-	if c.TLSCAFile != "" {
-		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			errs = append(errs, &pipeline.OptionError{Key: OptTLSCACert, Want: "a readable PEM file of CA certificates", Err: err})
-		} else {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				errs = append(errs, &pipeline.OptionError{Key: OptTLSCACert, Want: "a PEM file with at least one CA certificate"})
-			}
-			tc.RootCAs = pool
-		}
-	}
-	if c.TLSCertFile != "" && c.TLSKeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
-		if err != nil {
-			errs = append(errs, &pipeline.OptionError{Key: OptTLSCert, Want: "a PEM certificate matching the PEM key in " + OptTLSKey, Err: err})
-		} else {
-			tc.Certificates = []tls.Certificate{cert}
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return tc, nil
+	return f.Load()
 }
 
 // Key identifies the Config: containers whose Configs have equal Keys share

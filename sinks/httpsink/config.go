@@ -1,7 +1,6 @@
 package httpsink
 
 import (
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -96,7 +95,6 @@ const (
 	// maxCredentialFile caps what is read of an auth file: a credential is
 	// a line, and a wrong path (a log file, a device) must not be slurped.
 	maxCredentialFile = 64 << 10
-	maxCAFile         = 4 << 20
 )
 
 // DefaultLokiLabels are the Loki stream labels when http-loki-labels is
@@ -239,7 +237,7 @@ func ParseConfig(opts map[string]string, getenv func(string) string) (cfg Config
 	// The files are read here as well as in New: a missing CA or a
 	// malformed credential should fail `docker run`, not every attempt.
 	if cfg.CAFile != "" {
-		if _, err := loadCAPool(cfg.CAFile); err != nil {
+		if _, err := cfg.tlsFiles().Load(); err != nil {
 			p.Fail(OptCAFile, "a readable PEM file of CA certificates (as the plugin sees it)", err)
 		}
 	}
@@ -583,19 +581,8 @@ func pathless(err error) error {
 	return err
 }
 
-// loadCAPool returns the system roots plus the certificates of the PEM
-// file at path.
-func loadCAPool(path string) (*x509.CertPool, error) {
-	pem, err := readCapped(path, maxCAFile)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, errors.New("no PEM certificate in the file")
-	}
-	return pool, nil
+// tlsFiles is the sink's TLS setup: the http-ca-file certificates on top
+// of the system roots.
+func (c Config) tlsFiles() sinks.TLSFiles {
+	return sinks.TLSFiles{CAFile: c.CAFile, CAOpt: OptCAFile}
 }

@@ -3,7 +3,6 @@ package httpsink
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -52,13 +51,9 @@ func New(cfg Config, m *pipeline.Metrics) (sinks.Sink, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CAFile != "" {
-		pool, err := loadCAPool(cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%w: log-opt %s: %w", pipeline.ErrInvalidOption, OptCAFile, err)
-		}
-		tlsCfg.RootCAs = pool
+	tlsCfg, err := cfg.tlsFiles().Load()
+	if err != nil {
+		return nil, err
 	}
 	auth, err := newAuthSource(cfg)
 	if err != nil {

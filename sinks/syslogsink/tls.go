@@ -3,16 +3,12 @@ package syslogsink
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"os"
 	"sync/atomic"
 	"time"
 
-	"github.com/logship/logship/pipeline"
+	"github.com/logship/logship/sinks"
 )
 
 // loadTLS reads the TLS files once, when the Sink is built (as Docker's
@@ -20,58 +16,21 @@ import (
 // the next Sink, that is after the plugin restarts. Errors name the option
 // and never the path.
 func loadTLS(c Config) (*tls.Config, *tls.Certificate, error) {
-	p := pipeline.NewOptionParser(nil)
 	host, _, _ := net.SplitHostPort(c.Address)
-	tc := &tls.Config{
-		ServerName:         host,
-		MinVersion:         tls.VersionTLS12,
-		InsecureSkipVerify: c.TLSSkipVerify,
-	}
-	if c.TLSCACert != "" {
-		if pem, err := os.ReadFile(c.TLSCACert); err != nil {
-			p.Fail(OptTLSCACert, wantTLSFile, withoutPath(err))
-		} else {
-			// Added to the system roots, as Docker's tlsconfig.Client does.
-			pool, err := x509.SystemCertPool()
-			if err != nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				p.Fail(OptTLSCACert, "a PEM file of CA certificates", errors.New("no certificate found"))
-			}
-			tc.RootCAs = pool
-		}
-	}
-	var cert *tls.Certificate
-	if c.TLSCert != "" && c.TLSKey != "" {
-		certPEM, err := os.ReadFile(c.TLSCert)
-		if err != nil {
-			p.Fail(OptTLSCert, wantTLSFile, withoutPath(err))
-		}
-		keyPEM, kerr := os.ReadFile(c.TLSKey)
-		if kerr != nil {
-			p.Fail(OptTLSKey, wantTLSFile, withoutPath(kerr))
-		}
-		if err == nil && kerr == nil {
-			pair, err := tls.X509KeyPair(certPEM, keyPEM)
-			if err != nil {
-				p.Fail(OptTLSCert, "a PEM certificate that matches the syslog-tls-key PEM key", err)
-			} else {
-				cert = &pair
-			}
-		}
-	}
-	if err := p.Err(); err != nil {
+	tc, err := sinks.TLSFiles{
+		CAFile: c.TLSCACert, CertFile: c.TLSCert, KeyFile: c.TLSKey,
+		CAOpt: OptTLSCACert, CertOpt: OptTLSCert, KeyOpt: OptTLSKey,
+		ServerName: host, SkipVerify: c.TLSSkipVerify,
+	}.Load()
+	if err != nil {
 		return nil, nil, err
 	}
-	return tc, cert, nil
-}
-
-func withoutPath(err error) error {
-	if pe, ok := errors.AsType[*fs.PathError](err); ok {
-		return pe.Err
+	var cert *tls.Certificate
+	if len(tc.Certificates) > 0 {
+		cert = &tc.Certificates[0]
+		tc.Certificates = nil
 	}
-	return err
+	return tc, cert, nil
 }
 
 // handshake runs TLS over c.raw and starts watching the connection.
