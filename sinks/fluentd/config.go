@@ -103,7 +103,7 @@ type Config struct {
 	Network string
 	Address string
 	// TLS wraps the connection in TLS (tls:// or tcp+tls://). TLSCAFile
-	// replaces the system roots; TLSCertFile and TLSKeyFile are a client
+	// is trusted in addition to the system roots; TLSCertFile and TLSKeyFile are a client
 	// certificate for mutual TLS; TLSServerName overrides the name checked
 	// in the server's certificate (default: the address's host).
 	TLS           bool

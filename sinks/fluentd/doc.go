@@ -38,7 +38,7 @@
 //
 // logship's own:
 //
-//	fluentd-tls-ca-cert           PEM CA bundle replacing the system roots.
+//	fluentd-tls-ca-cert           PEM CA bundle, trusted in addition to the system roots.
 //	fluentd-tls-cert, -key        client certificate and key (PEM) for mutual TLS; both or neither.
 //	fluentd-tls-skip-verify       true to skip certificate verification (a boolean: unlike
 //	                              Docker's syslog-tls-skip-verify, "false" means false).
