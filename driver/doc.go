@@ -83,6 +83,11 @@
 //   - Shutdown (SIGTERM from `docker plugin disable`) stops reading without
 //     ending streams: what was read is flushed, the rest waits in the FIFO,
 //     and the state stays for the next process.
+//   - Reads are coalesced (Config.ReadCoalesce, 200 µs by default): after
+//     a read that drained the FIFO, the stream flushes what it read and
+//     waits that long before reading again, so frames arrive in bulk and
+//     neither logship nor dockerd is woken every few lines. A lone line is
+//     never held back, and no pause happens after StopLogging.
 //   - Every request body is capped (maxRequestBody) and the handler is
 //     fuzzed: whatever arrives, the reply is JSON and nothing panics.
 //
