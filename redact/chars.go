@@ -15,6 +15,7 @@ const (
 	cHex                         // 0-9 a-f A-F
 	cSepStart                    // may follow a key: quote, space, :, =, >, ,, backslash, ?, .
 	cLocal                       // e-mail local part: A-Z a-z 0-9 . _ % + -
+	cScan                        // a non-word byte the text scan looks at: \ - * ~ @ + ( :
 
 	cAlpha = cLower | cUpper
 	cAlnum = cAlpha | cDigit
@@ -57,6 +58,9 @@ func init() {
 	for _, c := range "\"'\\ \t:=>,?." {
 		cls[c] |= cSepStart
 	}
+	for _, c := range "\\-*~@+(:" {
+		cls[c] |= cScan
+	}
 }
 
 func isWord(c byte) bool  { return cls[c]&cWord != 0 }
@@ -73,10 +77,15 @@ func lower(c byte) byte {
 // run returns the end of the run of bytes of class mask starting at i,
 // stopping at hi.
 func run(s []byte, i, hi int, mask uint16) int {
-	for i < hi && cls[s[i]]&mask != 0 {
-		i++
+	if i >= hi {
+		return i
 	}
-	return i
+	for k, c := range s[i:hi] {
+		if cls[c]&mask == 0 {
+			return i + k
+		}
+	}
+	return hi
 }
 
 // runFn is run with an arbitrary predicate, for the few classes that have no

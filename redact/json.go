@@ -12,6 +12,9 @@ package redact
 const maxDepth = 64
 
 func skipWS(s []byte, i int) int {
+	if i < len(s) && s[i] > ' ' {
+		return i
+	}
 	for i < len(s) {
 		switch s[i] {
 		case ' ', '\t', '\r', '\n':
@@ -26,7 +29,7 @@ func skipWS(s []byte, i int) int {
 // scanJSON scans the JSON value at i, which must be all of the line but
 // blanks. It reports false if the line is not valid JSON.
 func (sc *scanner) scanJSON(i int) bool {
-	e, ok := sc.value(i, keyInfo{}, 0)
+	e, ok := sc.value(i, 0, 0)
 	return ok && skipWS(sc.s, e) == len(sc.s)
 }
 
@@ -40,17 +43,17 @@ func (sc *scanner) value(i int, ki keyInfo, depth int) (int, bool) {
 	}
 	switch c := s[i]; {
 	case c == '"':
-		e, ok := skipString(s, i)
+		e, ok, sep := skipStringSep(s, i)
 		if !ok {
 			return e, false
 		}
-		sc.stringValue(i+1, e-1, ki)
+		sc.stringValue(i+1, e-1, ki, sep)
 		return e, true
 	case c == '{' || c == '[':
 		if depth >= maxDepth {
 			return i, false
 		}
-		switch ki.class {
+		switch ki.class() {
 		case kSecret, kAuth, kCookie, kCard:
 			e, ok := skipValue(s, i, depth)
 			if ok && !sc.emptyContainer(i, e) {
@@ -68,9 +71,9 @@ func (sc *scanner) value(i int, ki keyInfo, depth int) (int, bool) {
 			return e, false
 		}
 		switch {
-		case ki.class == kCard:
+		case ki.class() == kCard:
 			sc.add(i, e, famCard, spanJSON)
-		case !ki.idLike && e-i >= 13 && e-i <= 19 && c != '-' && matchCard(s[:e], i, e) == e:
+		case !ki.idLike() && e-i >= 13 && e-i <= 19 && c != '-' && matchCard(s[:e], i, e) == e:
 			sc.add(i, e, famCard, spanJSON)
 		}
 		return e, true
@@ -109,15 +112,15 @@ func (sc *scanner) object(i, depth int) (int, bool) {
 		if !ok {
 			return ke, false
 		}
-		ki := sc.m.keys.classify(s[i+1 : ke-1])
+		ki := sc.classify(s[i+1 : ke-1])
 		i = skipWS(s, ke)
 		if i >= len(s) || s[i] != ':' {
 			return i, false
 		}
 		vs := skipWS(s, i+1)
-		if ki.value && !ki.sensitive() {
+		if ki.value() && !ki.sensitive() {
 			if pairSecret {
-				ki.class = kSecret
+				ki = ki.withClass(kSecret)
 			} else if vs < len(s) && s[vs] == '"' {
 				if e, ok := skipString(s, vs); ok {
 					pendS, pendE = vs+1, e-1
@@ -128,12 +131,12 @@ func (sc *scanner) object(i, depth int) (int, bool) {
 		if !ok {
 			return e, false
 		}
-		if ki.name && !pairSecret && s[vs] == '"' && e-vs > 2 {
-			switch sc.m.keys.classify(s[vs+1 : e-1]).class {
+		if ki.name() && !pairSecret && s[vs] == '"' && e-vs > 2 {
+			switch sc.classify(s[vs+1 : e-1]).class() {
 			case kSecret, kAuth, kCookie, kCard:
 				pairSecret = true
 				if pendS >= 0 {
-					sc.maskValue(pendS, pendE, keyInfo{class: kSecret}, true)
+					sc.maskValue(pendS, pendE, keyInfo(kSecret), true)
 				}
 			}
 		}
@@ -159,7 +162,7 @@ func (sc *scanner) array(i, depth int) (int, bool) {
 		return i + 1, true
 	}
 	for {
-		e, ok := sc.value(i, keyInfo{}, depth)
+		e, ok := sc.value(i, 0, depth)
 		if !ok {
 			return e, false
 		}
@@ -178,9 +181,10 @@ func (sc *scanner) array(i, depth int) (int, bool) {
 	}
 }
 
-// stringValue handles the inside s[cs:ce] of a JSON string value.
-func (sc *scanner) stringValue(cs, ce int, ki keyInfo) {
-	switch ki.class {
+// stringValue handles the inside s[cs:ce] of a JSON string value; sep is
+// mayAssign(s[cs:ce]).
+func (sc *scanner) stringValue(cs, ce int, ki keyInfo, sep bool) {
+	switch ki.class() {
 	case kSecret, kCookie, kCard:
 		if sc.maskValue(cs, ce, ki, true) {
 			return
@@ -198,44 +202,72 @@ func (sc *scanner) stringValue(cs, ce int, ki keyInfo) {
 		// Too short for any token, card or key=value secret.
 		return
 	}
-	if ki.idLike {
+	if ki.idLike() {
 		sc.noCardAt = cs
 	}
-	sc.scanText(cs, ce)
+	sc.scanSegment(cs, ce, sep)
 	sc.noCardAt = -1
 }
 
 // skipString returns the end (after the closing quote) of the JSON string
 // starting at s[i] == '"'. Control bytes make it invalid.
 func skipString(s []byte, i int) (int, bool) {
+	e, ok, _ := skipStringSep(s, i)
+	return e, ok
+}
+
+// skipStringSep is skipString that also reports whether the inside of the
+// string holds a byte mayAssign looks for, so that the scan of a string
+// value need not look for them again.
+func skipStringSep(s []byte, i int) (int, bool, bool) {
 	i++
+	var sep uint64
 	for i < len(s) {
+		if i+8 <= len(s) {
+			// Eight bytes at a time up to the first quote, backslash
+			// or control byte.
+			x := load64(s, i)
+			m := hasbyte(x, '"') | hasbyte(x, '\\') | hasless(x, 0x20)
+			r := inRange(x, ':', '>')
+			if m == 0 {
+				sep |= r
+				i += 8
+				continue
+			}
+			k := firstMarked(m)
+			sep |= r & (1<<(8*k) - 1) // the bytes before the mark
+			i += k
+		}
 		c := s[i]
 		switch {
 		case c == '"':
-			return i + 1, true
+			return i + 1, true, sep != 0
 		case c == '\\':
 			if i+1 >= len(s) {
-				return i, false
+				return i, false, false
 			}
+			sep = 1
 			switch s[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+5 >= len(s) || !isHex(s[i+2]) || !isHex(s[i+3]) || !isHex(s[i+4]) || !isHex(s[i+5]) {
-					return i, false
+					return i, false, false
 				}
 				i += 6
 			default:
-				return i, false
+				return i, false, false
 			}
 		case c < 0x20:
-			return i, false
+			return i, false, false
 		default:
+			if ':' <= c && c <= '>' {
+				sep = 1
+			}
 			i++
 		}
 	}
-	return i, false
+	return i, false, false
 }
 
 func skipNumber(s []byte, i int) (int, bool) {

@@ -30,21 +30,37 @@ const (
 	kWeak            // a bare service name: mask the value only if it looks random
 )
 
-// keyInfo is the classification of one key.
-type keyInfo struct {
-	class  keyClass
-	idLike bool // an id, time or counter name: digits under it are never card numbers
-	name   bool // "name" or "key" of a name/value pair ({"name":"DB_PASSWORD","value":...})
-	value  bool // "value" of a name/value pair
-	// noPath: the key is PWD or PW alone, which in an environment dump is
-	// the working directory: a value that is a path is kept.
-	noPath bool
-	// strict: a weak key that is a bare "key": only values that look
-	// random in every way (both cases and digits) are masked.
-	strict bool
-}
+// keyInfo is the classification of one key: its class in the low bits and
+// flags above. It is one integer so that it passes through calls and the
+// key cache in one register.
+type keyInfo uint16
 
-func (k keyInfo) sensitive() bool { return k.class != kNone }
+const (
+	kiClass keyInfo = 7 // the keyClass
+	// kiIDLike: an id, time or counter name: digits under it are never
+	// card numbers.
+	kiIDLike keyInfo = 1 << (iota + 2)
+	// kiName: "name" or "key" of a name/value pair
+	// ({"name":"DB_PASSWORD","value":...}).
+	kiName
+	// kiValue: "value" of a name/value pair.
+	kiValue
+	// kiNoPath: the key is PWD or PW alone, which in an environment dump
+	// is the working directory: a value that is a path is kept.
+	kiNoPath
+	// kiStrict: a weak key that is a bare "key": only values that look
+	// random in every way (both cases and digits) are masked.
+	kiStrict
+)
+
+func (k keyInfo) class() keyClass              { return keyClass(k & kiClass) }
+func (k keyInfo) withClass(c keyClass) keyInfo { return k&^kiClass | keyInfo(c) }
+func (k keyInfo) sensitive() bool              { return k&kiClass != 0 }
+func (k keyInfo) idLike() bool                 { return k&kiIDLike != 0 }
+func (k keyInfo) name() bool                   { return k&kiName != 0 }
+func (k keyInfo) value() bool                  { return k&kiValue != 0 }
+func (k keyInfo) noPath() bool                 { return k&kiNoPath != 0 }
+func (k keyInfo) strict() bool                 { return k&kiStrict != 0 }
 
 // Word tags.
 const (
@@ -397,18 +413,24 @@ func (t *wordTable) classify(key []byte) keyInfo {
 	var ki keyInfo
 	switch len(key) {
 	case 3:
-		ki.name = equalFold(key, "key")
+		if equalFold(key, "key") {
+			ki |= kiName
+		}
 	case 4:
-		ki.name = equalFold(key, "name")
+		if equalFold(key, "name") {
+			ki |= kiName
+		}
 	case 5:
-		ki.value = equalFold(key, "value")
+		if equalFold(key, "value") {
+			ki |= kiValue
+		}
 	}
 	var p keyParts
 	if !p.split(key) {
 		return ki
 	}
 	if t.lookup(p.part(p.n-1))&tIDLike != 0 {
-		ki.idLike = true
+		ki |= kiIDLike
 	}
 	if t.hasAllow && t.lookup(p.all())&tAllow != 0 {
 		return ki
@@ -434,7 +456,7 @@ func (t *wordTable) classify(key []byte) keyInfo {
 					tag |= tSecret
 				}
 				if tag&tPwd != 0 && p.n == 1 {
-					ki.noPath = true
+					ki |= kiNoPath
 				}
 				if tag&tSensitive != 0 && j >= bestEnd {
 					if j > bestEnd || tag&^tWeak != 0 {
@@ -453,9 +475,9 @@ func (t *wordTable) classify(key []byte) keyInfo {
 			tag := t.lookup(p.part(0))
 			switch {
 			case tag&tVendorB != 0:
-				ki.class = kWeak
+				ki = ki.withClass(kWeak)
 			case tag&tKey != 0:
-				ki.class, ki.strict = kWeak, true
+				ki = ki.withClass(kWeak) | kiStrict
 			}
 		}
 		return ki
@@ -473,15 +495,15 @@ func (t *wordTable) classify(key []byte) keyInfo {
 	}
 	switch {
 	case bestTag&tCard != 0:
-		ki.class = kCard
+		ki = ki.withClass(kCard)
 	case bestTag&tCookie != 0:
-		ki.class = kCookie
+		ki = ki.withClass(kCookie)
 	case bestTag&tAuth != 0:
-		ki.class = kAuth
+		ki = ki.withClass(kAuth)
 	case bestTag&(tSecret|tPwd|tUserKey) != 0:
-		ki.class = kSecret
+		ki = ki.withClass(kSecret)
 	case bestTag&tWeak != 0:
-		ki.class = kWeak
+		ki = ki.withClass(kWeak)
 	}
 	return ki
 }

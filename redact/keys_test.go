@@ -43,16 +43,16 @@ func TestClassifyKey(t *testing.T) {
 		{"ts", kNone}, {"msg", kNone}, {"", kNone},
 	}
 	for _, c := range cases {
-		if got := tab.classify([]byte(c.key)).class; got != c.want {
+		if got := tab.classify([]byte(c.key)).class(); got != c.want {
 			t.Errorf("classify(%q) = %d, want %d", c.key, got, c.want)
 		}
 	}
 	// PWD alone is sensitive only for values that are not paths.
-	if !tab.classify([]byte("PWD")).noPath {
+	if !tab.classify([]byte("PWD")).noPath() {
 		t.Error("PWD: noPath not set")
 	}
 	for _, k := range []string{"ts", "time", "epoch_ms", "order_id", "created_at", "seq"} {
-		if !tab.classify([]byte(k)).idLike {
+		if !tab.classify([]byte(k)).idLike() {
 			t.Errorf("%s: not idLike", k)
 		}
 	}

@@ -100,19 +100,20 @@ func (m *Masker) allowed(v []byte) bool {
 // caller keeps using line. A PEM private key whose lines arrive one by one
 // needs a Stream.
 func (m *Masker) AppendLine(dst, line []byte) ([]byte, bool) {
-	out, changed, _ := m.appendLine(dst, line)
+	out, changed, _ := m.appendLine(dst, line, nil)
 	return out, changed
 }
 
 // appendLine also reports a private key block left open at the end of a
-// text line.
-func (m *Masker) appendLine(dst, line []byte) ([]byte, bool, bool) {
+// text line. kc is the Stream's key cache, or nil.
+func (m *Masker) appendLine(dst, line []byte, kc *keyCache) ([]byte, bool, bool) {
 	if m.disabled || len(line) == 0 {
 		return dst, false, false
 	}
 	var sc scanner
 	sc.m = m
 	sc.s = line
+	sc.kc = kc
 	sc.reset()
 	if len(m.patterns) > 0 {
 		sc.patActive = m.activePatterns(line)
@@ -331,14 +332,14 @@ func (m *Masker) maskAttr(k, v string) (string, bool) {
 	// text line `KEY="value"` would be, so that the key rules, the value
 	// checks and the replacement are the ones lines get.
 	ki := m.keys.classify([]byte(k))
-	switch ki.class {
+	switch ki.class() {
 	case kSecret, kAuth, kCookie, kCard:
 		var sc scanner
 		sc.m = m
 		sc.s = []byte(v)
 		sc.reset()
 		st := 0
-		if ki.class == kAuth {
+		if ki.class() == kAuth {
 			st = skipScheme(sc.s, 0, len(sc.s))
 		}
 		if sc.maskValue(st, len(sc.s), ki, true) {

@@ -71,14 +71,49 @@ func isHookBody(c byte) bool {
 // linear.
 const maxTokenLen = 4096
 
-// tokFirst marks the bytes a token format can start with, so that most words
-// cost one table lookup.
-var tokFirst [256]bool
+// minTokenLen is the length of the shortest token matchTokenFormat accepts
+// (xox?- and ten more bytes), and tokInside the bytes outside
+// [A-Za-z0-9_.-] that a token format accepts in its prefix or body. A word
+// (a run of [A-Za-z0-9_.-]) shorter than minTokenLen can only start a
+// token when one of those bytes follows it, so most words skip
+// matchToken.
+const minTokenLen = 15
+
+var tokInside [256]bool
+
+// tokPrefixes are the first two bytes of every token format
+// matchTokenFormat knows ('*': any second byte, for the Discord bot
+// tokens, which start with base64 of a user id). TestTokenPrefixes checks
+// the list against the literals in matchTokenFormat.
+var tokPrefixes = []string{
+	"AK", "AS", "AB", "AC", "A3", "AI", "AG", "AP", "AQ", "CL", "EA", "EZ", "FL", "GR", "HR", "LT",
+	"NR", "M*", "N*", "O*", "PM", "SK", "SG", "ZX", "_g", "4b", "ap", "be", "cm",
+	"da", "do", "dp", "dt", "dn", "du", "ey", "fo", "fm", "fi", "gh", "gi", "gl", "hf", "hv", "ho",
+	"ic", "li", "np", "nt", "op", "p8", "py", "ps", "pn", "pu", "pp", "pa", "pk", "rk", "ru", "rd",
+	"sk", "sh", "sn", "sm", "sq", "sg", "s-", "s.", "sa", "tk", "tf", "te", "v1", "wh",
+	"xo", "xa", "xk", "xs",
+}
+
+// tokSecond[c] is the set of second bytes (all ASCII) of the token
+// formats that start with c: one table lookup rejects most words.
+var tokSecond [256][2]uint64
 
 func init() {
-	for _, c := range "ACEFGHLMNOPSZ_4abcdefghilnoprstvwx" {
-		tokFirst[c] = true
+	for _, p := range tokPrefixes {
+		if p[1] == '*' {
+			tokSecond[p[0]] = [2]uint64{^uint64(0), ^uint64(0)}
+		} else {
+			tokSecond[p[0]][p[1]>>6] |= 1 << (p[1] & 63)
+		}
 	}
+	for _, c := range "+/=~" {
+		tokInside[c] = true
+	}
+}
+
+// tokPrefixOK reports whether a token format starts with c0, c1.
+func tokPrefixOK(c0, c1 byte) bool {
+	return c1 < 0x80 && tokSecond[c0][c1>>6]&(1<<(c1&63)) != 0
 }
 
 // prefixed matches prefix p at i followed by a body of at least minLen bytes for
@@ -122,7 +157,7 @@ func matchToken(s []byte, i, hi int) (int, family) {
 }
 
 func matchTokenFormat(s []byte, i, hi int) (int, family) {
-	if hi-i < 8 {
+	if hi-i < 8 || !tokPrefixOK(s[i], s[i+1]) {
 		return 0, famNone
 	}
 	var e int

@@ -55,6 +55,11 @@ type scanner struct {
 	noClose int
 	// patActive: the user patterns that can match in this line.
 	patActive uint64
+	// kc caches key classifications: the Stream's, or nil.
+	kc *keyCache
+	// noAssign: the segment being scanned has no byte that can separate
+	// a key from a value but a comma after a quoted key (mayAssign).
+	noAssign bool
 }
 
 func (sc *scanner) reset() {
@@ -165,14 +170,25 @@ func skipLayout(s []byte, i, hi int) int {
 // byte), card numbers (if it starts with a digit), URL userinfo (if "://"
 // follows) and key=value forms (if a separator follows).
 func (sc *scanner) scanText(lo, hi int) {
+	sc.scanSegment(lo, hi, mayAssign(sc.s[lo:hi]))
+}
+
+// scanSegment is scanText when mayAssign(s[lo:hi]) is known.
+func (sc *scanner) scanSegment(lo, hi int, sep bool) {
 	s := sc.s
 	m := sc.m
 	i := lo
+	sh := s[:hi] // the segment's end as a length: no bounds checks
 	sc.noClose = 1 << 62
-	for i < hi {
-		c := s[i]
+	sc.noAssign = !sep
+	for i < len(sh) {
+		c := sh[i]
 		cc := cls[c]
 		if cc&cWord == 0 {
+			if cc&cScan == 0 {
+				i++
+				continue
+			}
 			switch c {
 			case '\\':
 				// An escape: never the start of a word ("\ntoken" is
@@ -230,14 +246,19 @@ func (sc *scanner) scanText(lo, hi int) {
 			i++
 			continue
 		}
-		j := run(s, i+1, hi, cKey)
+		j := i + 1
+		for j < len(sh) && cls[sh[j]]&cKey != 0 {
+			j++
+		}
+		n := j - i
 		if i > lo && s[i-1] == '*' {
 			// The tail a partial mask keeps ("****1111"): never the
 			// start of a new match.
 			i = j
 			continue
 		}
-		if tokFirst[c] && (i == lo || insideOK(s, lo, i)) {
+		if (n >= minTokenLen || (j < hi && tokInside[sh[j]])) && hi-i >= 8 && tokPrefixOK(c, s[i+1]) &&
+			(i == lo || insideOK(s, lo, i)) {
 			if e, f := matchToken(s, i, hi); e > 0 {
 				sc.add(i, e, f, spanText)
 				if f == famAWS {
@@ -247,7 +268,7 @@ func (sc *scanner) scanText(lo, hi int) {
 				continue
 			}
 		}
-		if j-i >= 35 {
+		if n >= 35 {
 			if e := matchWordShape(s, i, hi); e > 0 {
 				sc.add(i, e, famToken, spanText)
 				i = e
@@ -255,9 +276,13 @@ func (sc *scanner) scanText(lo, hi int) {
 			}
 		}
 		if cc&cDigit != 0 {
-			if e := sc.digits(i, j, lo, hi); e > 0 {
-				i = e
-				continue
+			// (a run of fewer than four digits is no card, bot token
+			// or app token)
+			if n >= 4 || m.pii != 0 {
+				if e := sc.digits(i, j, lo, hi); e > 0 {
+					i = e
+					continue
+				}
 			}
 		} else if m.pii&piiIP != 0 && isHex(c) && j < hi && s[j] == ':' {
 			if e := sc.ipv6(i, lo, hi); e > 0 {
@@ -265,10 +290,11 @@ func (sc *scanner) scanText(lo, hi int) {
 				continue
 			}
 		}
-		if j < hi {
-			switch s[j] {
+		if j < hi && cls[sh[j]]&cSepStart != 0 {
+			d := sh[j]
+			switch d {
 			case ' ':
-				if n := j - i; n == 5 || n == 6 {
+				if (n == 5 || n == 6) && c|0x20 == 'b' {
 					if e := sc.scheme(i, j, hi); e > 0 {
 						i = e
 						continue
@@ -286,14 +312,14 @@ func (sc *scanner) scanText(lo, hi int) {
 					continue
 				}
 			case '=':
-				if i > lo && s[i-1] == '-' && j-i == 4 && equalFold(s[i:j], "user") {
+				if n == 4 && i > lo && s[i-1] == '-' && equalFold(s[i:j], "user") {
 					if e := sc.userFlag(j+1, hi); e > 0 {
 						i = e
 						continue
 					}
 				}
 			}
-			if cls[s[j]]&cSepStart != 0 {
+			if !sc.noAssign || d == '"' || d == '\'' {
 				if e := sc.assign(i, j, lo, hi); e > 0 {
 					i = e
 					continue
@@ -452,13 +478,13 @@ func (sc *scanner) assign(ks, ke, lo, hi int) int {
 		}
 		return 0
 	}
-	ki := sc.m.keys.classify(s[ks:ke])
+	ki := sc.classify(s[ks:ke])
 	paired := sc.pairNext && s[p] != ','
 	if s[p] != ',' {
 		sc.pairNext = false
 	}
-	if ki.value && paired && !ki.sensitive() {
-		ki.class = kSecret
+	if ki.value() && paired && !ki.sensitive() {
+		ki = ki.withClass(kSecret)
 	}
 	// The value starts after blanks; only an XML element's value may
 	// start on the next line ("KEY=\nNEXT=1" has an empty value).
@@ -466,11 +492,11 @@ func (sc *scanner) assign(ks, ke, lo, hi int) int {
 	if xml {
 		v = skipLayout(s, sepEnd, hi)
 	}
-	if ki.name {
+	if ki.name() {
 		sc.namePair(v, hi)
 	}
 	if !ki.sensitive() {
-		if ki.idLike {
+		if ki.idLike() {
 			sc.noCardAt = v
 			if v < hi && (s[v] == '"' || s[v] == '\'') {
 				sc.noCardAt = v + 1
@@ -497,7 +523,7 @@ func (sc *scanner) assign(ks, ke, lo, hi int) int {
 	if s[p] == ',' && q == 0 {
 		return 0
 	}
-	if ki.class == kAuth {
+	if ki.class() == kAuth {
 		v = skipScheme(s, v, hi)
 	}
 	if v+1 < hi && s[v] == '$' && (s[v+1] == '{' || s[v+1] == '(') {
@@ -545,7 +571,7 @@ func (sc *scanner) assign(ks, ke, lo, hi int) int {
 		}
 	}
 	if q == 0 {
-		if ki.class == kCookie {
+		if ki.class() == kCookie {
 			ve = runFn(s, v, hi, isCookieByte)
 		} else {
 			ve = runFn(s, v, hi, isValueByte)
@@ -619,7 +645,7 @@ func (sc *scanner) namePair(v, hi int) {
 	if e-v < 3 {
 		return
 	}
-	switch sc.m.keys.classify(s[v:e]).class {
+	switch sc.classify(s[v:e]).class() {
 	case kSecret, kAuth, kCookie, kCard:
 		sc.pairNext = true
 	}
@@ -647,7 +673,7 @@ func (sc *scanner) maskValue(v, ve int, ki keyInfo, quoted bool) bool {
 	if sc.maskedAt(v, ve) || isPlaceholder(val) {
 		return false
 	}
-	if !quoted && ki.class != kCard {
+	if !quoted && ki.class() != kCard {
 		if isLiteral(val) {
 			return false
 		}
@@ -655,16 +681,16 @@ func (sc *scanner) maskValue(v, ve int, ki keyInfo, quoted bool) bool {
 			return false
 		}
 	}
-	if ki.class == kCard && !hasDigit(val) {
+	if ki.class() == kCard && !hasDigit(val) {
 		return false
 	}
 	if isStopWord(val) {
 		return false
 	}
-	if ki.class == kWeak && !looksRandom(val) || ki.strict && !looksStrictlyRandom(val) {
+	if ki.class() == kWeak && !looksRandom(val) || ki.strict() && !looksStrictlyRandom(val) {
 		return false
 	}
-	if ki.noPath && (val[0] == '/' || val[0] == '~' || val[0] == '.') {
+	if ki.noPath() && (val[0] == '/' || val[0] == '~' || val[0] == '.') {
 		return false
 	}
 	sc.add(v, ve, valueFamily(val, famKey, ki), spanText)
@@ -677,7 +703,7 @@ func valueFamily(val []byte, f family, ki keyInfo) family {
 	if e, tf := matchToken(val, 0, len(val)); e == len(val) && e > 0 {
 		return tf
 	}
-	if ki.class == kAuth {
+	if ki.class() == kAuth {
 		return famAuth
 	}
 	return f
@@ -728,8 +754,8 @@ func (sc *scanner) flag(i, j, lo, hi int) int {
 	if dd && j-i == 4 && equalFold(s[i:j], "user") || !dd {
 		return sc.userFlag(skipBlank(s, j, hi), hi)
 	}
-	ki := sc.m.keys.classify(s[i:j])
-	switch ki.class {
+	ki := sc.classify(s[i:j])
+	switch ki.class() {
 	case kSecret, kAuth, kCookie:
 	default:
 		return 0
@@ -836,7 +862,7 @@ func (sc *scanner) url(a, hi int) int {
 	}
 	if c := bytes.IndexByte(s[a:at], ':'); c >= 0 {
 		if ps := a + c + 1; ps < at && !isMasked(s[ps:at]) {
-			sc.add(ps, at, valueFamily(s[ps:at], famURL, keyInfo{}), spanText)
+			sc.add(ps, at, valueFamily(s[ps:at], famURL, 0), spanText)
 		}
 	} else if at > a && !isMasked(s[a:at]) {
 		if te, f := matchToken(s, a, at); te == at {

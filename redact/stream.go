@@ -18,6 +18,7 @@ type Stream struct {
 	m        *Masker
 	inPEM    bool
 	pemLines int
+	kc       *keyCache // allocated on the first line
 }
 
 // NewStream returns a Stream over m.
@@ -35,7 +36,10 @@ func (st *Stream) AppendLine(dst, line []byte) ([]byte, bool) {
 		}
 		st.inPEM = false
 	}
-	out, changed, open := st.m.appendLine(dst, line)
+	if st.kc == nil {
+		st.kc = new(keyCache)
+	}
+	out, changed, open := st.m.appendLine(dst, line, st.kc)
 	if open {
 		st.inPEM, st.pemLines = true, 0
 	}
