@@ -1,6 +1,10 @@
 package redact
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/logship/logship/test/benchdata"
+)
 
 // The benchmarks run the masker over the corpus lines, one line per
 // iteration, with a reused output buffer as the plugin does. Lines per
@@ -68,13 +72,13 @@ func BenchmarkNew(b *testing.B) {
 }
 
 // BenchmarkBenchJSON runs the masker over the JSON lines of `make bench`
-// (test/bench/data.go, same generator and seed): 300 bytes, each with a
+// (test/benchdata, the same generator and seed): 300 bytes, each with a
 // bearer JWT inside msg, a password field and an AWS access key id, and
 // key=value filler text inside a string. BenchmarkBenchJSONClean is the
 // same shape with the secrets replaced by ordinary values of the same
 // lengths: the cost of a line that needs no change.
-func BenchmarkBenchJSON(b *testing.B)      { benchLines(b, benchJSONLines(1000, true)) }
-func BenchmarkBenchJSONClean(b *testing.B) { benchLines(b, benchJSONLines(1000, false)) }
+func BenchmarkBenchJSON(b *testing.B)      { benchLines(b, benchdata.JSONLines(1000, true)) }
+func BenchmarkBenchJSONClean(b *testing.B) { benchLines(b, benchdata.JSONLines(1000, false)) }
 
 func benchLines(b *testing.B, lines [][]byte) {
 	m := mustNew(b, Policy{})

@@ -15,6 +15,7 @@ import (
 	"github.com/logship/logship/redact"
 	"github.com/logship/logship/sinks"
 	"github.com/logship/logship/sinks/fluentd"
+	"github.com/logship/logship/test/benchdata"
 )
 
 // benchLines are 300-byte JSON lines with a request id; one in four carries
@@ -39,34 +40,6 @@ func benchLines(n int) [][]byte {
 	return out
 }
 
-// secretLines are the JSON lines of `make bench` (test/bench/data.go): 300
-// bytes, and every one holds three secrets, a bearer JWT inside the msg
-// text, a password field and an AWS access key id.
-func secretLines(n int) [][]byte {
-	out := make([][]byte, n)
-	const b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	const up = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	pick := func(alpha string, i, n int) string {
-		var sb strings.Builder
-		for j := range n {
-			sb.WriteByte(alpha[(i*31+j*7+j*j)%len(alpha)])
-		}
-		return sb.String()
-	}
-	for i := range out {
-		l := fmt.Sprintf(`{"ts":"2026-11-27T08:00:00.%03dZ","level":"info","msg":"GET /api/v1/orders Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1%sIn0.%s","request_id":"85b9faf2-fd38-e640-636a-%012d","password":"hunter2%06x","aws_key":"AKIA%s","status":200,"note":"`,
-			i%1000, pick(b64, i, 8), pick(b64, i+1, 16), i, i, pick(up, i, 16))
-		// The filler of test/bench: key=value text, which the masker reads
-		// for secrets as it would in a text line.
-		const filler = " upstream=orders-v2 region=eu-west-1 retries=0 cache=miss pool=primary shard=7 tls=1.3 agent=curl/8.5 "
-		for j := i % len(filler); len(l) < 298; j = (j + 1) % len(filler) {
-			l += filler[j : j+1]
-		}
-		out[i] = []byte(l + `"}`)
-	}
-	return out
-}
-
 // BenchmarkPipeline measures the whole in-process path of one line, on one
 // goroutine: FIFO frame decode, partial reassembly, masking, the ring
 // (append, WAL flush, s2 block compression), reading back from the ring,
@@ -74,9 +47,9 @@ func secretLines(n int) [][]byte {
 // lines/s = 1e9 / ns/op.
 func BenchmarkPipeline(b *testing.B) { benchPipeline(b, benchLines(1000)) }
 
-// BenchmarkPipelineSecrets is the same with `make bench`'s lines, every one
-// of which has three secrets to mask.
-func BenchmarkPipelineSecrets(b *testing.B) { benchPipeline(b, secretLines(1000)) }
+// BenchmarkPipelineSecrets is the same with `make bench`'s JSON lines
+// (test/benchdata), every one of which has three secrets to mask.
+func BenchmarkPipelineSecrets(b *testing.B) { benchPipeline(b, benchdata.JSONLines(1000, true)) }
 
 func benchPipeline(b *testing.B, lines [][]byte) {
 	batch := len(lines)

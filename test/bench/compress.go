@@ -11,6 +11,7 @@ import (
 
 	"github.com/logship/logship/pipeline"
 	"github.com/logship/logship/pipeline/ring"
+	"github.com/logship/logship/test/benchdata"
 )
 
 type compRow struct {
@@ -63,15 +64,10 @@ func readCorpus(path string) ([][]byte, error) {
 }
 
 func genLines(shape string, totalBytes int, seed uint64) [][]byte {
-	g := newGen(seed)
+	g := benchdata.New(seed)
 	var lines [][]byte
 	for n := 0; n < totalBytes; {
-		var l []byte
-		if shape == shapeText {
-			l = g.textLine()
-		} else {
-			l = g.jsonLine()
-		}
+		l := line(g, shape)
 		lines = append(lines, append([]byte(nil), l...))
 		n += len(l)
 	}
