@@ -319,6 +319,18 @@ func scanValue(b []byte, i, depth int) (int, Kind) {
 	return -1, 0
 }
 
+// SkipJSON returns the index just past the JSON value that starts at b[i]
+// (after JSON whitespace), or -1 if there is no valid value there. It
+// validates as encoding/json.Valid does and allocates nothing. depth is the
+// nesting level the value would have if it is an object or an array, as
+// for a member of a line (the line's own object is 1); a value nesting
+// deeper than MaxJSONDepth is invalid. The redactor uses it to step over
+// what it does not look inside, so that both packages accept the same JSON.
+func SkipJSON(b []byte, i, depth int) int {
+	end, _ := scanValue(b, skipSpace(b, i), depth)
+	return end
+}
+
 // scanArray validates the rest of an array whose '[' is just before b[i].
 func scanArray(b []byte, i, depth int) int {
 	i = skipSpace(b, i)

@@ -161,3 +161,27 @@ func TestKindString(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipJSON: the end of the value after blanks, -1 for what is not one
+// valid value, and the depth cap counted as for a member of a line.
+func TestSkipJSON(t *testing.T) {
+	for _, c := range []struct {
+		in    string
+		depth int
+		want  int
+	}{
+		{` {"a":[1,{"b":null}]} , 2`, 1, 21},
+		{`"x\u0041" rest`, 1, 9},
+		{`-1.5e3]`, 1, 6},
+		{`{"a":}`, 1, -1},
+		{`"a` + "\x01" + `"`, 1, -1},
+		{`[01]`, 1, -1},
+		{``, 1, -1},
+		{`[[]]`, MaxJSONDepth - 1, 4},
+		{`[[]]`, MaxJSONDepth, -1},
+	} {
+		if got := SkipJSON([]byte(c.in), 0, c.depth); got != c.want {
+			t.Errorf("SkipJSON(%q, depth %d) = %d, want %d", c.in, c.depth, got, c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package redact
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"math/rand"
 	"strings"
 	"testing"
@@ -188,3 +189,44 @@ func TestUserRules(t *testing.T) {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// TestWholeValueUnderSecretKey: an object or array under a sensitive key
+// is replaced whole, at any depth up to the cap. A line that nests deeper,
+// or is not valid JSON, is text, where the key=value scan still masks a
+// string under the key.
+func TestWholeValueUnderSecretKey(t *testing.T) {
+	m := mustNew(t, Policy{})
+	nest := func(n int, inner string) string {
+		return strings.Repeat(`{"a":`, n) + inner + strings.Repeat(`}`, n)
+	}
+	for _, c := range []struct{ in, want string }{
+		{`{"secret":{"k":"v1x9q","n":[1,2,{"z":null}]},"ok":1}`, `{"secret":"[REDACTED]","ok":1}`},
+		{`{"secret": [ "a1b2c3" , "d4e5f6" ] }`, `{"secret": "[REDACTED]" }`},
+		{`{"secret":{}}`, `{"secret":{}}`},
+		// The deepest array the JSON pass takes is at level maxDepth-1
+		// (the line's object is level 1).
+		{nest(maxDepth-3, `{"secret":[["a1b2c3"]]}`), nest(maxDepth-3, `{"secret":"[REDACTED]"}`)},
+	} {
+		out, changed := m.AppendLine(nil, []byte(c.in))
+		if !changed {
+			out = []byte(c.in)
+		}
+		if string(out) != c.want {
+			t.Errorf("%.60s…:\n got %s\nwant %s", c.in, out, c.want)
+		}
+		if !json.Valid(out) {
+			t.Errorf("%.60s…: output is not JSON", c.in)
+		}
+	}
+	// Too deep for the JSON pass, and not JSON: scanned as text, the
+	// secret is still masked, and nothing else happens.
+	for _, in := range []string{
+		nest(maxDepth, `{"secret":"a1b2c3d4"}`),
+		`{"secret":"a1b2c3d4",}`,
+	} {
+		out, changed := m.AppendLine(nil, []byte(in))
+		if !changed || strings.Contains(string(out), "a1b2c3d4") {
+			t.Errorf("%.60s…: secret kept: %s", in, out)
+		}
+	}
+}
