@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/logship/logship/test/procfs"
 )
 
 // containerLabel marks every container the benchmark creates, so that a
@@ -145,7 +147,7 @@ func (b *bench) pluginProc(name string) (int, error) {
 	}
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if pid := pluginPID(id); pid != 0 {
+		if pid := procfs.PluginPID(id); pid != 0 {
 			return pid, nil
 		}
 		if time.Now().After(deadline) {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/logship/logship/test/procfs"
 )
 
 // clkTck is the kernel's USER_HZ, the unit of utime and stime in
@@ -22,27 +24,13 @@ var clkTck = func() int64 {
 	return 100
 }()
 
-// statFields returns the fields of /proc/<pid>/stat after the command
-// name: [0] is field 3 (state), [1] ppid, [11] utime, [12] stime.
-func statFields(pid int) ([]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return nil, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return nil, fmt.Errorf("/proc/%d/stat: no ')'", pid)
-	}
-	return strings.Fields(string(b[i+1:])), nil
-}
-
 // cpuMicros returns the CPU time (user + system, all threads) a process
 // has used, in microseconds.
 func cpuMicros(pid int) (int64, error) {
 	if pid <= 0 {
 		return 0, errors.New("no process")
 	}
-	f, err := statFields(pid)
+	f, err := procfs.StatFields(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -112,40 +100,6 @@ func dockerdPID() int {
 	for _, p := range procs {
 		pid, _ := strconv.Atoi(filepath.Base(p))
 		if procComm(pid) == "dockerd" {
-			return pid
-		}
-	}
-	return 0
-}
-
-// pluginPID finds a managed plugin's process on the host: the child of the
-// containerd shim started for task <id> in namespace plugins.moby (the same
-// lookup as test/e2e's harness). It returns 0 if there is none.
-func pluginPID(id string) int {
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	shim := 0
-	parent := map[int]int{}
-	for _, p := range procs {
-		pid, _ := strconv.Atoi(filepath.Base(p))
-		if f, err := statFields(pid); err == nil && len(f) > 1 {
-			parent[pid], _ = strconv.Atoi(f[1])
-		}
-		cmdline, err := os.ReadFile(p + "/cmdline")
-		if err != nil || !bytes.Contains(cmdline, []byte("containerd-shim")) || !bytes.Contains(cmdline, []byte("plugins.moby")) {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "-id" && args[i+1] == id {
-				shim = pid
-			}
-		}
-	}
-	if shim == 0 {
-		return 0
-	}
-	for pid, pp := range parent {
-		if pp == shim {
 			return pid
 		}
 	}

@@ -41,6 +41,8 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/logship/logship/test/procfs"
 )
 
 // ---------------------------------------------------------------------------
@@ -293,12 +295,12 @@ type pluginGuard struct {
 func guardPlugin(t testing.TB) pluginGuard {
 	t.Helper()
 	id := inspectPlugin(t, env.driver).ID
-	return pluginGuard{id: id, pid: pluginPID(id)}
+	return pluginGuard{id: id, pid: procfs.PluginPID(id)}
 }
 
 func (g pluginGuard) check(t testing.TB) {
 	t.Helper()
-	if pid := pluginPID(g.id); pid != g.pid {
+	if pid := procfs.PluginPID(g.id); pid != g.pid {
 		t.Fatalf("the plugin restarted during the test (pid %d, now %d), not by this test: its counters were reset, so the deltas are meaningless; rerun", g.pid, pid)
 	}
 }
@@ -1764,7 +1766,7 @@ done`, n, prefix)
 func killPlugin(t *testing.T) (newPID int) {
 	t.Helper()
 	p := inspectPlugin(t, env.driver)
-	pid := pluginPID(p.ID)
+	pid := procfs.PluginPID(p.ID)
 	if pid == 0 {
 		t.Fatalf("no process found for plugin %s (%s)", env.driver, p.ID)
 	}

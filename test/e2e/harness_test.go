@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logship/logship/test/procfs"
 )
 
 // label marks every container (and compose service) the suite creates, so a
@@ -742,46 +744,6 @@ func inspectPlugin(t testing.TB, name string) pluginInfo {
 	return ps[0]
 }
 
-// pluginPID finds the plugin's process on the host: the child of the
-// containerd shim started for task <id> in namespace plugins.moby (the plugin
-// runs in its own pid namespace, so its own idea of its pid is useless). It
-// returns 0 if there is none.
-func pluginPID(id string) int {
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	shim := 0
-	parent := map[int]int{}
-	for _, p := range procs {
-		pid, _ := strconv.Atoi(filepath.Base(p))
-		if stat, err := os.ReadFile(p + "/stat"); err == nil {
-			// pid (comm) state ppid ...
-			if i := bytes.LastIndexByte(stat, ')'); i > 0 {
-				if f := strings.Fields(string(stat[i+1:])); len(f) > 1 {
-					parent[pid], _ = strconv.Atoi(f[1])
-				}
-			}
-		}
-		cmdline, err := os.ReadFile(p + "/cmdline")
-		if err != nil || !bytes.Contains(cmdline, []byte("containerd-shim")) {
-			continue
-		}
-		args := strings.Split(string(cmdline), "\x00")
-		for i := 0; i+1 < len(args); i++ {
-			if args[i] == "-id" && args[i+1] == id && bytes.Contains(cmdline, []byte("plugins.moby")) {
-				shim = pid
-			}
-		}
-	}
-	if shim == 0 {
-		return 0
-	}
-	for pid, pp := range parent {
-		if pp == shim {
-			return pid
-		}
-	}
-	return 0
-}
-
 func pluginSocket(p pluginInfo) string {
 	return filepath.Join("/run/docker/plugins", p.ID, p.Config.Interface.Socket)
 }
@@ -794,7 +756,7 @@ func waitPluginUp(t testing.TB, name string, notPID int, timeout time.Duration) 
 	sock := pluginSocket(p)
 	deadline := time.Now().Add(timeout)
 	for {
-		pid := pluginPID(p.ID)
+		pid := procfs.PluginPID(p.ID)
 		if pid != 0 && pid != notPID {
 			if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
 				c.Close()

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logship/logship/test/procfs"
 )
 
 // The plugin's lifecycle under a running container: crash (kill -9) and
@@ -101,7 +103,7 @@ func TestContainerSurvivesPluginKill(t *testing.T) {
 	c.waitCounter(300, time.Minute, "container logging before the kill")
 
 	p := inspectPlugin(t, env.driver)
-	pid := pluginPID(p.ID)
+	pid := procfs.PluginPID(p.ID)
 	if pid == 0 {
 		t.Fatalf("no process found for plugin %s (%s)", env.driver, p.ID)
 	}
