@@ -1057,11 +1057,7 @@ func TestDeliveryCountersMatch(t *testing.T) {
 
 func TestDeliveryBadSinkOptionRejected(t *testing.T) {
 	e := requireDelivery(t)
-	cases := []struct {
-		name    string
-		opts    []string
-		wantErr string // "" = must run
-	}{
+	cases := []logOptCase{
 		{"valid-control", []string{fluentOpt(e), "syslog-address=tcp://" + e.SyslogTCP, "http-url=" + vlURL(e, "ndjson")}, ""},
 		{"fluentd-address-port", []string{"fluentd-address=tcp://127.0.0.1:notaport"}, "fluentd-address"},
 		{"fluentd-address-scheme", []string{"fluentd-address=udp://127.0.0.1:24224"}, "fluentd-address"},
@@ -1079,34 +1075,7 @@ func TestDeliveryBadSinkOptionRejected(t *testing.T) {
 		{"several-at-once", []string{"fluentd-address=tcp://127.0.0.1:notaport", "http-url=" + vlURL(e, "ndjson"), "http-format=xml", "syslog-facility=nope"},
 			"fluentd-address|http-format|syslog-facility"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			name, args := runArgs(t, runSpec{logOpts: tc.opts, script: "echo ran"})
-			t.Cleanup(func() { dockerRaw(time.Minute, "rm", "-f", name) })
-			r := dockerRaw(time.Minute, append([]string{"run"}, args...)...)
-			if tc.wantErr == "" {
-				if r.err != nil {
-					t.Fatalf("docker run --log-opt %s: %v", strings.Join(tc.opts, " --log-opt "), r)
-				}
-				expectOutput(t, "output of the control container", "ran\n", r.stdout)
-				return
-			}
-			if r.err == nil {
-				t.Fatalf("docker run --log-opt %s succeeded (stdout %q), want an error naming %s",
-					strings.Join(tc.opts, " --log-opt "), r.stdout, tc.wantErr)
-			}
-			for _, w := range strings.Split(tc.wantErr, "|") {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("docker run --log-opt %s failed, but the message does not name %q: %s",
-						strings.Join(tc.opts, " --log-opt "), w, strings.TrimSpace(r.stderr))
-				}
-			}
-			if strings.Contains(r.stdout, "ran") {
-				t.Errorf("the container ran anyway: %q", r.stdout)
-			}
-			t.Logf("docker run says: %s", strings.TrimSpace(r.stderr))
-		})
-	}
+	runLogOptCases(t, cases)
 }
 
 // ---------------------------------------------------------------------------
