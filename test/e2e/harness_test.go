@@ -916,6 +916,14 @@ func restartDockerd(t *testing.T) {
 	t.Helper()
 	d := findDockerd(t)
 	stopDockerd(t, d)
+	resumeDockerd(t, d)
+}
+
+// resumeDockerd starts the stopped dockerd d again as it ran before
+// (through systemd when it came from docker.service), then waits for the
+// plugin under test.
+func resumeDockerd(t *testing.T, d dockerdProc) {
+	t.Helper()
 	if d.systemd {
 		if r := runCmd(2*time.Minute, nil, "systemctl", "start", "docker.service"); r.err != nil {
 			t.Fatalf("systemctl start docker: %v", r)
@@ -975,16 +983,7 @@ func restartDockerdWithConfig(t *testing.T, extra map[string]any) {
 		if cur, ok := lookupDockerd(); ok { // the test's dockerd, if it still runs
 			stopDockerd(t, cur)
 		}
-		if orig.systemd {
-			if r := runCmd(2*time.Minute, nil, "systemctl", "start", "docker.service"); r.err != nil {
-				t.Errorf("cleanup: systemctl start docker: %v", r)
-			}
-		} else {
-			startDockerd(t, orig.args, orig.environ, orig.logPath)
-		}
-		if env.isPlugin {
-			waitPluginUp(t, env.driver, 0, time.Minute)
-		}
+		resumeDockerd(t, orig)
 	})
 	stopDockerd(t, orig)
 	startDockerd(t, args, orig.environ, orig.logPath)
