@@ -186,14 +186,9 @@ func (b *bench) runOne(d *driverRow, shape, file string, lines int, verify bool)
 	}
 	defer bar.remove()
 	dpid := dockerdPID()
-	ppid := 0
-	if d.Plugin != "" {
-		if ppid, err = b.pluginProc(d.Plugin); err != nil {
-			return s, err
-		}
-		if err := resetPeakRSS(ppid); err != nil {
-			return s, fmt.Errorf("reset peak RSS of the plugin: %w", err)
-		}
+	ppid, err := b.measuredPlugin(d)
+	if err != nil {
+		return s, err
 	}
 	recv := b.recvs[d.Receiver]
 	rpid := 0
@@ -714,14 +709,9 @@ func (b *bench) parallelOne(d *driverRow, file string, verify bool) (runSample, 
 	}
 	defer barrier.remove()
 	dpid := dockerdPID()
-	ppid := 0
-	if d.Plugin != "" {
-		if ppid, err = b.pluginProc(d.Plugin); err != nil {
-			return s, err
-		}
-		if err := resetPeakRSS(ppid); err != nil {
-			return s, err
-		}
+	ppid, err := b.measuredPlugin(d)
+	if err != nil {
+		return s, err
 	}
 	c0 := b.snap(ppid, dpid, 0)
 	t0 := c0.at
@@ -819,4 +809,21 @@ func (b *bench) startBlocked(d *driverRow, names []string, file string) (*barrie
 		}
 	}
 	return bar, nil
+}
+
+// measuredPlugin returns the pid of the row's plugin process (0 for a
+// built-in driver), with its peak RSS reset so that the run's peak is what
+// is read after it.
+func (b *bench) measuredPlugin(d *driverRow) (int, error) {
+	if d.Plugin == "" {
+		return 0, nil
+	}
+	pid, err := b.pluginProc(d.Plugin)
+	if err != nil {
+		return 0, err
+	}
+	if err := resetPeakRSS(pid); err != nil {
+		return 0, fmt.Errorf("reset peak RSS of the plugin: %w", err)
+	}
+	return pid, nil
 }
