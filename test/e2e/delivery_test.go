@@ -36,7 +36,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -1731,22 +1730,6 @@ done`, n, prefix)
 
 // ---------------------------------------------------------------------------
 // 5. the plugin is killed (-9) with a backlog
-
-func killPlugin(t *testing.T) (newPID int) {
-	t.Helper()
-	p := inspectPlugin(t, env.driver)
-	pid := procfs.PluginPID(p.ID)
-	if pid == 0 {
-		t.Fatalf("no process found for plugin %s (%s)", env.driver, p.ID)
-	}
-	killed := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -9 %d: %v", pid, err)
-	}
-	newPID = waitPluginUp(t, env.driver, pid, 30*time.Second)
-	t.Logf("plugin pid %d killed with -9; dockerd restarted it as pid %d after %v", pid, newPID, time.Since(killed).Round(time.Millisecond))
-	return newPID
-}
 
 func TestDeliveryResumesAfterPluginKill(t *testing.T) {
 	e := requireDelivery(t)

@@ -744,6 +744,24 @@ func inspectPlugin(t testing.TB, name string) pluginInfo {
 	return ps[0]
 }
 
+// killPlugin kills the plugin's process with -9 and waits until dockerd
+// has restarted it and its socket answers; it returns the new pid.
+func killPlugin(t *testing.T) (newPID int) {
+	t.Helper()
+	p := inspectPlugin(t, env.driver)
+	pid := procfs.PluginPID(p.ID)
+	if pid == 0 {
+		t.Fatalf("no process found for plugin %s (%s)", env.driver, p.ID)
+	}
+	killed := time.Now()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill -9 %d: %v", pid, err)
+	}
+	newPID = waitPluginUp(t, env.driver, pid, 30*time.Second)
+	t.Logf("plugin pid %d killed with -9; dockerd restarted it as pid %d after %v", pid, newPID, time.Since(killed).Round(time.Millisecond))
+	return newPID
+}
+
 func pluginSocket(p pluginInfo) string {
 	return filepath.Join("/run/docker/plugins", p.ID, p.Config.Interface.Socket)
 }

@@ -6,11 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	"github.com/logship/logship/test/procfs"
 )
 
 // The plugin's lifecycle under a running container: crash (kill -9) and
@@ -102,17 +99,7 @@ func TestContainerSurvivesPluginKill(t *testing.T) {
 	c := startContainer(t, runSpec{script: counterScript})
 	c.waitCounter(300, time.Minute, "container logging before the kill")
 
-	p := inspectPlugin(t, env.driver)
-	pid := procfs.PluginPID(p.ID)
-	if pid == 0 {
-		t.Fatalf("no process found for plugin %s (%s)", env.driver, p.ID)
-	}
-	killed := time.Now()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatalf("kill -9 %d: %v", pid, err)
-	}
-	newPID := waitPluginUp(t, env.driver, pid, 30*time.Second)
-	t.Logf("plugin pid %d killed; dockerd restarted it as pid %d, socket up after %v", pid, newPID, time.Since(killed).Round(time.Millisecond))
+	killPlugin(t)
 
 	atRestart, err := c.counter()
 	if err != nil {
