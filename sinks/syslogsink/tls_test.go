@@ -154,24 +154,7 @@ func TestTLSReconnect(t *testing.T) {
 	pki := newTestPKI(t)
 	srv := tlsServer(t, pki, tls.VersionTLS13, tls.RequireAndVerifyClientCert, true)
 	s := tlsSink(t, tlsOpts(srv, OptTLSCACert, pki.caFile, OptTLSCert, pki.clientCert, OptTLSKey, pki.clientKey))
-	ctx := ctxTimeout(t, 10*time.Second)
-	if err := s.Send(ctx, batchOf(testMeta, "one")); err != nil {
-		t.Fatal(err)
-	}
-	expect(t, srv.msgs, srv.errs, 1)
-	old := s.conn
-	srv.closeConns()
-	select {
-	case <-old.dead:
-	case <-time.After(waitTimeout):
-		t.Fatal("closed connection not noticed")
-	}
-	if err := s.Send(ctx, batchOf(testMeta, "two")); err != nil {
-		t.Fatal(err)
-	}
-	if m := mustParse(t, expect(t, srv.msgs, srv.errs, 1)[0]); m.Msg != "two" {
-		t.Errorf("got %q", m.Msg)
-	}
+	checkReconnect(t, s, srv)
 }
 
 func TestTLSFileErrors(t *testing.T) {
