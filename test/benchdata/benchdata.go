@@ -59,6 +59,30 @@ var (
 	words   = []string{"order", "invoice", "session", "payment", "cart", "profile"}
 )
 
+// jsonVariant is what differs between the JSON lines with and without
+// secrets: the same places, the same lengths and the same random draws.
+type jsonVariant struct {
+	msgHead, msgMid, msgAlphabet string
+	userField, keyField          string
+}
+
+var (
+	withSecrets = jsonVariant{
+		msgHead:     ` Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1`,
+		msgMid:      "In0.",
+		msgAlphabet: b64url,
+		userField:   `","password":"hunter2`,
+		keyField:    `","aws_key":"AKIA`,
+	}
+	plain = jsonVariant{
+		msgHead:     ` handled for the caller with the user's session cookie `,
+		msgMid:      " ok ",
+		msgAlphabet: lowerAlpha,
+		userField:   `","username":"hunter`,
+		keyField:    `","account":"ACCT`,
+	}
+)
+
 func (g *Gen) alnum(n int, alphabet string) {
 	for range n {
 		g.buf = append(g.buf, alphabet[g.r.IntN(len(alphabet))])
@@ -91,29 +115,20 @@ func (g *Gen) JSONLine(secrets bool) []byte {
 	g.buf = append(g.buf, methods[g.r.IntN(len(methods))]...)
 	g.buf = append(g.buf, ' ')
 	g.buf = append(g.buf, paths[g.r.IntN(len(paths))]...)
+	v := &plain
 	if secrets {
-		g.buf = append(g.buf, ` Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1`...)
-		g.alnum(8, b64url)
-		g.buf = append(g.buf, "In0."...)
-		g.alnum(16, b64url)
-		g.buf = append(g.buf, `","request_id":"`...)
-		g.uuid()
-		g.buf = append(g.buf, `","password":"hunter2`...)
-		g.alnum(6, hexDigits)
-		g.buf = append(g.buf, `","aws_key":"AKIA`...)
-		g.alnum(16, upperAlnum)
-	} else {
-		g.buf = append(g.buf, ` handled for the caller with the user's session cookie `...)
-		g.alnum(8, lowerAlpha)
-		g.buf = append(g.buf, " ok "...)
-		g.alnum(16, lowerAlpha)
-		g.buf = append(g.buf, `","request_id":"`...)
-		g.uuid()
-		g.buf = append(g.buf, `","username":"hunter`...)
-		g.alnum(6, hexDigits)
-		g.buf = append(g.buf, `","account":"ACCT`...)
-		g.alnum(16, upperAlnum)
+		v = &withSecrets
 	}
+	g.buf = append(g.buf, v.msgHead...)
+	g.alnum(8, v.msgAlphabet)
+	g.buf = append(g.buf, v.msgMid...)
+	g.alnum(16, v.msgAlphabet)
+	g.buf = append(g.buf, `","request_id":"`...)
+	g.uuid()
+	g.buf = append(g.buf, v.userField...)
+	g.alnum(6, hexDigits)
+	g.buf = append(g.buf, v.keyField...)
+	g.alnum(16, upperAlnum)
 	g.buf = fmt.Appendf(g.buf, `","status":%d,"note":"`, 200+g.r.IntN(4)*100)
 	return g.pad(JSONLineLen, `"}`)
 }
